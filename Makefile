@@ -1,0 +1,32 @@
+# ARBIG: `make run` starts the whole app (simulated gateway by default) at http://127.0.0.1:8000;
+# `make test` runs the whole test suite. Both set up what they need first.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench services set-password
+
+$(STAMP): pyproject.toml scripts/setup_venv.sh
+	scripts/setup_venv.sh
+
+services: $(STAMP)
+	scripts/ensure_services.sh
+
+run: $(STAMP)
+	scripts/ensure_services.sh
+	$(PY) -m scripts.run_app
+
+test: $(STAMP)
+	scripts/ensure_services.sh --chromium
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+bench: $(STAMP)
+	scripts/ensure_services.sh
+	$(PY) -m bench.bench_core
+
+set-password: $(STAMP)
+	$(PY) -m web_service.set_password

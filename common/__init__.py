@@ -1,0 +1,1 @@
+"""Code shared by the core and web services: configuration, the Redis contract, MySQL access."""

@@ -1,0 +1,1 @@
+"""The core service: vnpy MainEngine + gateway (CTP or simulated SHFE) + CtaEngine, recording to Redis and MySQL."""

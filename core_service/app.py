@@ -1,0 +1,386 @@
+"""The core application: wires vnpy's engines to the recorders, the command loop and the watchers.
+
+Start order: MySQL schema, writers, vnpy MainEngine + CtaEngine, recorder handlers, gateway
+connect (with login watchdog), strategies, command loop, config watcher, heartbeat.
+Stop order is the reverse; everything buffered is flushed (or spooled) before the process ends.
+Import this module only after `runtime.prepare_runtime()` (vnpy reads its folder on import).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pymysql
+import redis
+from vnpy.trader.constant import Exchange
+from vnpy.trader.engine import MainEngine
+from vnpy.trader.object import SubscribeRequest
+from vnpy_ctastrategy import CtaStrategyApp
+
+from common.config import AppConfig, Secrets, update_main_contract_file
+from common.contract import (
+    CommandType,
+    GatewayState,
+    GatewayStatus,
+    Heartbeat,
+    Keys,
+    MainContract,
+    StrategyState,
+    TriggerRecord,
+    now_ms,
+)
+from common.db import connect as db_connect
+from common.db import migrate
+from common.trading_calendar import CHINA_TZ, trading_day_str
+from core_service import serializers as ser
+from core_service.actions import TradingActions
+from core_service.commands import CommandProcessor, EventThreadRunner, Refused
+from core_service.config_watcher import ConfigWatcher
+from core_service.cta import ArbigCtaEngine
+from core_service.gateway_status import GatewayStatusTracker, LoginWatchdog
+from core_service.gateways import add_gateway, connect_gateway
+from core_service.guarded_events import GuardedEventEngine
+from core_service.mysql_writer import MysqlWriter
+from core_service.recorder import Recorder
+from core_service.redis_publisher import RedisPublisher
+from core_service.spool import Spool
+
+log = logging.getLogger(__name__)
+
+
+class ArbigCtaApp(CtaStrategyApp):
+    engine_class = ArbigCtaEngine
+
+
+class CoreApp:
+    def __init__(self, config: AppConfig, config_file: Path, secrets: Secrets, runtime: Path) -> None:
+        self.config = config
+        self.config_file = config_file
+        self.secrets = secrets
+        self.runtime = runtime
+        self.keys = Keys(config.redis.key_prefix)
+        self.started_ms = now_ms()
+        self._main_symbol = config.market_data.main_contract
+        self._lock = threading.RLock()
+        self._stop_beat = threading.Event()
+        self._beat_now = threading.Event()  # set by gateway/MySQL state changes: beat at once
+        self._schema_ready = False
+        self.redis = redis.Redis(
+            host=config.redis.host, port=config.redis.port, db=config.redis.db,
+            password=secrets.redis_password.get_secret_value() or None,
+            decode_responses=True, socket_connect_timeout=2, socket_timeout=5, health_check_interval=10,
+        )
+        self.writer = MysqlWriter(self._db_connect, Spool(runtime / "mysql_spool.jsonl"),
+                                  Spool(runtime / "mysql_rejected.jsonl"), on_state=self._on_mysql_state)
+        self.publisher = RedisPublisher(self.redis, self.keys.main_contract)
+        self.event_engine = GuardedEventEngine()
+        self.main_engine: MainEngine | None = None
+        self.cta: ArbigCtaEngine | None = None
+        self.recorder: Recorder | None = None
+        self.tracker = GatewayStatusTracker(config.gateway.name, self._on_gateway_status)
+        self.watchdog: LoginWatchdog | None = None
+        self.commands: CommandProcessor | None = None
+        self.watcher: ConfigWatcher | None = None
+        self.runner: EventThreadRunner | None = None
+        self._heartbeat_thread = threading.Thread(target=self._beat, name="arbig-heartbeat", daemon=True)
+        self._subscribed: set[str] = set()
+        self._strategies_set_up = threading.Event()
+
+    # ------------------------------------------------------------ start
+    def start(self) -> None:
+        self._ensure_schema(attempts=5)
+        self.writer.start()
+        for key in (self.keys.orders, self.keys.positions, self.keys.strategies, self.keys.contracts):
+            self.publisher.delete(key)  # yesterday's live state; the gateway and engines publish it anew
+        self.publisher.start()
+        self.main_engine = MainEngine(self.event_engine)  # also chdirs to vnpy's folder (our runtime)
+        gateway = add_gateway(self.main_engine, self.config)
+        self.cta = self.main_engine.add_app(ArbigCtaApp)  # type: ignore[assignment]
+        self.cta.sink = self  # type: ignore[union-attr]
+        self.recorder = Recorder(
+            self.event_engine, self.keys, self.publisher, self.writer,
+            tick_maxlen=self.config.redis.tick_maxlen, event_maxlen=self.config.redis.event_maxlen,
+            main_symbol=lambda: self._main_symbol, strategy_of_order=self._strategy_of_order,
+            snapshot_interval_s=self.config.core.snapshot_interval_s,
+        )
+        self.recorder.order_listeners.append(self.cta.on_order_update)  # type: ignore[union-attr]
+        self.recorder.contract_listeners.append(self._on_contract)
+        self.recorder.start()
+        self.runner = EventThreadRunner(self.event_engine)
+        self._publish_main_contract()
+        self.recorder.system_event("start", f"core started (pid {os.getpid()}, gateway {self.config.gateway.name},"
+                                            f" main contract {self._main_symbol})")
+        self.cta.init_engine()  # type: ignore[union-attr]
+        self._heartbeat_thread.start()
+        self.watchdog = connect_gateway(gateway, self.config, self.secrets, self.runtime, self.tracker)
+        self.commands = CommandProcessor(self.redis, self.keys, self._handlers(), self.writer.put,
+                                         self.config.core.command_ttl_s)
+        self.commands.start()
+        self.watcher = ConfigWatcher(self.config_file, lambda: self.config, self.switch_main_contract,
+                                     self._report, self.config.core.config_poll_s)
+        self.watcher.start()
+
+    def _db_connect(self) -> pymysql.Connection:
+        if not self._schema_ready:
+            self._ensure_schema(attempts=1)
+            if not self._schema_ready:
+                raise pymysql.err.OperationalError(2003, "schema not ready (MySQL unreachable)")
+        return db_connect(self.config.mysql, self.secrets)
+
+    def _ensure_schema(self, attempts: int) -> None:
+        for attempt in range(attempts):
+            try:
+                applied = migrate(self.config.mysql, self.secrets)
+                self._schema_ready = True
+                if applied:
+                    log.info("MySQL schema migrations applied: %s", applied)
+                return
+            except pymysql.err.MySQLError as exc:
+                log.error("MySQL not available for migrations (%s); records are spooled until it is", exc)
+                if attempt + 1 < attempts:
+                    time.sleep(1.0)
+
+    # ------------------------------------------------------------ strategies
+    def _setup_strategies(self) -> None:
+        """Add configured strategies once the main contract is known; auto init/start them."""
+        if self._strategies_set_up.is_set() or self.cta is None:
+            return
+        self._strategies_set_up.set()
+        futures: list[tuple[str, bool, Any]] = []
+        for item in self.config.strategies:
+            vt_symbol = item.vt_symbol or f"{self._main_symbol}.{self.config.market_data.exchange}"
+            if item.name not in self.cta.strategies:
+                if item.class_name not in self.cta.classes:
+                    self._report("strategy", f"strategy {item.name}: class {item.class_name} not found", "ERROR")
+                    continue
+                try:
+                    self.cta.add_strategy(item.class_name, item.name, vt_symbol, dict(item.setting))
+                except Exception as exc:  # a bad setting must not stop the core
+                    self._report("strategy", f"strategy {item.name} not added: {type(exc).__name__}: {exc}",
+                                 "ERROR")
+                    continue
+            if item.auto_init and item.name in self.cta.strategies:
+                futures.append((item.name, item.auto_start, self.cta.init_strategy(item.name)))
+        for strategy in self.cta.strategies.values():
+            self.on_strategy(self.cta.strategy_state(strategy))
+        threading.Thread(target=self._finish_setup, args=(futures,), name="arbig-strategy-setup",
+                         daemon=True).start()
+
+    def _finish_setup(self, futures: list[tuple[str, bool, Any]]) -> None:
+        """Wait for auto-init, auto-start on the event thread, then let a held replay begin."""
+        assert self.cta is not None and self.runner is not None and self.main_engine is not None
+        for name, auto_start, future in futures:
+            try:
+                future.result(timeout=120)
+            except Exception as exc:
+                self._report("strategy", f"strategy {name} init failed: {exc}", "ERROR")
+                continue
+            strategy = self.cta.strategies.get(name)
+            if auto_start and strategy is not None and strategy.inited:
+                self.runner.run(lambda n=name: self.cta.start_strategy(n) or {}, 10.0)  # type: ignore[union-attr]
+        gateway = self.main_engine.get_gateway(self.main_engine.get_all_gateway_names()[0])
+        if hasattr(gateway, "release_replay"):
+            gateway.release_replay()
+
+    def _strategy_of_order(self, vt_orderid: str) -> str | None:
+        strategy = self.cta.orderid_strategy_map.get(vt_orderid) if self.cta else None
+        return strategy.strategy_name if strategy else None
+
+    # CtaSink -------------------------------------------------------
+    def on_trigger(self, record: TriggerRecord) -> None:
+        assert self.recorder is not None
+        self.writer.put({"kind": "trigger", **record.model_dump(), "ts": str(ser.ms_to_db(record.ts_ms)),
+                         "trading_day": ser.day_to_db(record.trading_day),
+                         "vt_orderids": ",".join(record.vt_orderids)})
+        self.recorder.publish_event("trigger", record.model_dump())
+
+    def on_trigger_result(self, uid: str, result: str, error: str) -> None:
+        assert self.recorder is not None
+        self.writer.put({"kind": "trigger_result", "uid": uid, "result": result, "error": error})
+        self.recorder.publish_event("trigger", {"uid": uid, "result": result, "error": error, "update": True})
+
+    def on_strategy(self, state: StrategyState) -> None:
+        if self.recorder is None:
+            return
+        self.publisher.hset_state(self.keys.strategies, state.name, state.to_json())
+        self.recorder.publish_event("strategy", state.model_dump())
+        self.writer.put({"kind": "strategy_config", "name": state.name, "class_name": state.class_name,
+                         "vt_symbol": state.vt_symbol, "setting": state.parameters,
+                         "updated_at": str(ser.ms_to_db(state.ts_ms))})
+
+    def on_strategy_error(self, name: str, error: str) -> None:
+        if self.recorder:
+            self.recorder.system_event("strategy_error", f"strategy {name} raised and was stopped: {error}",
+                                       "ERROR", strategy=name)
+
+    # ------------------------------------------------------------ gateway state
+    def _on_gateway_status(self, new: GatewayStatus, old: GatewayStatus) -> None:
+        if new.state != old.state and self.recorder:
+            level = "INFO" if new.state in (GatewayState.LOGGED_IN, GatewayState.CONNECTED,
+                                            GatewayState.CONNECTING, GatewayState.STOPPED) else "ERROR"
+            kind = {GatewayState.LOGGED_IN: "login", GatewayState.DISCONNECTED: "disconnect",
+                    GatewayState.LOGIN_FAILED: "login_failed", GatewayState.LOGIN_TIMEOUT: "login_timeout",
+                    GatewayState.CONNECTED: "connect"}.get(new.state, "gateway")
+            text = f"gateway {new.name}: {new.state.value.lower()}" + (f" ({new.reason})" if new.reason else "")
+            self.recorder.system_event(kind, text, level, state=new.state.value, reason=new.reason)
+        if self.watchdog:
+            if new.state == GatewayState.LOGGED_IN:
+                self.watchdog.disarm()
+            elif new.state == GatewayState.DISCONNECTED and old.state == GatewayState.LOGGED_IN:
+                self.watchdog.arm()  # the library reconnects by itself; say so if it does not
+        self._beat_now.set()  # never write to Redis here: this may be CTP's callback thread
+
+    def _on_mysql_state(self, ok: bool, error: str) -> None:
+        if self.recorder:
+            text = "MySQL reachable again; spooled records written" if ok else f"{error}; records are spooled"
+            self.recorder.publish_event("system", {"kind": "mysql", "message": text, "level": "INFO" if ok
+                                                   else "ERROR", "ts_ms": now_ms(), "detail": {}})
+        self._beat_now.set()
+
+    # ------------------------------------------------------------ main contract
+    def _on_contract(self, symbol: str) -> None:
+        """Called by the recorder (dispatcher thread) for every contract the gateway announces."""
+        if symbol == self._main_symbol:
+            self._subscribe(symbol)
+            self._setup_strategies()
+
+    def _subscribe(self, symbol: str) -> None:
+        assert self.main_engine is not None and self.recorder is not None
+        with self._lock:
+            self.recorder.published_symbols.add(symbol)
+            if symbol in self._subscribed or not self.config.market_data.auto_subscribe:
+                return
+            self._subscribed.add(symbol)
+        gateway_name = self.main_engine.get_all_gateway_names()[0]
+        self.main_engine.subscribe(SubscribeRequest(symbol=symbol, exchange=Exchange.SHFE), gateway_name)
+
+    def _publish_main_contract(self) -> None:
+        main = MainContract(symbol=self._main_symbol, exchange=self.config.market_data.exchange,
+                            vt_symbol=f"{self._main_symbol}.{self.config.market_data.exchange}", since_ms=now_ms())
+        self.publisher.set_state(self.keys.main_contract, main.to_json())
+        if self.recorder:
+            self.recorder.publish_event("main_contract", main.model_dump())
+
+    def switch_main_contract(self, symbol: str) -> None:
+        """Roll the main contract: subscribe the new one, clear the old one's live data, record it."""
+        assert self.main_engine is not None and self.recorder is not None
+        with self._lock:
+            old = self._main_symbol
+            if symbol == old:
+                return
+            if self.main_engine.get_contract(f"{symbol}.SHFE") is None:
+                raise Refused(f"contract {symbol} is not known to the gateway; main contract stays {old}")
+            self._main_symbol = symbol
+            self.config = self.config.model_copy(
+                update={"market_data": self.config.market_data.model_copy(update={"main_contract": symbol})})
+        self._subscribe(symbol)
+        self.recorder.published_symbols.discard(old)
+        gateway = self.main_engine.get_gateway(self.main_engine.get_all_gateway_names()[0])
+        users = [s.strategy_name for s in (self.cta.strategies.values() if self.cta else [])
+                 if s.vt_symbol == f"{old}.SHFE"]
+        if not users and hasattr(gateway, "unsubscribe"):
+            gateway.unsubscribe(old)
+            self._subscribed.discard(old)
+        self.publisher.delete(self.keys.tick_stream(old))
+        self._publish_main_contract()
+        for contract in self.main_engine.get_all_contracts():
+            if contract.symbol in (old, symbol):
+                info = ser.contract_info(contract, symbol)
+                self.publisher.hset_state(self.keys.contracts, info.symbol, info.to_json())
+        note = f"; strategies still on {old}: {', '.join(users)}" if users else ""
+        self.recorder.system_event("rollover", f"main contract rolled from {old} to {symbol}{note}",
+                                   old=old, new=symbol, strategies_on_old=users)
+
+    def _switch_command(self, command: Any) -> dict[str, Any]:
+        symbol = command.typed_params().symbol
+        assert self.main_engine is not None
+        if self.main_engine.get_contract(f"{symbol}.SHFE") is None:
+            raise Refused(f"contract {symbol} is not known to the gateway")
+        if symbol == self._main_symbol:
+            raise Refused(f"{symbol} is already the main contract")
+        update_main_contract_file(self.config_file, symbol)
+        if self.watcher:
+            self.watcher.mark_seen()
+        self.switch_main_contract(symbol)
+        return {"main_contract": symbol}
+
+    # ------------------------------------------------------------ commands
+    def _handlers(self) -> dict[CommandType, Any]:
+        assert self.main_engine is not None and self.cta is not None and self.runner is not None
+        actions = TradingActions(self.main_engine, self.cta, self.main_engine.get_all_gateway_names()[0])
+        timeout = self.config.core.command_ttl_s
+
+        def on_event_thread(func: Any) -> Any:
+            return lambda command: self.runner.run(lambda: func(command), timeout)  # type: ignore[union-attr]
+
+        return {
+            CommandType.STRATEGY_INIT: on_event_thread(actions.init_strategy),
+            CommandType.STRATEGY_START: on_event_thread(actions.start_strategy),
+            CommandType.STRATEGY_STOP: on_event_thread(actions.stop_strategy),
+            CommandType.POSITION_CLOSE: on_event_thread(actions.close_position),
+            CommandType.ORDER_CANCEL: on_event_thread(actions.cancel_order),
+            CommandType.EMERGENCY_STOP: on_event_thread(actions.emergency_stop),
+            CommandType.CONTRACT_SWITCH: self._switch_command,
+        }
+
+    def _report(self, kind: str, message: str, level: str = "INFO") -> None:
+        if self.recorder:
+            self.recorder.system_event(kind, message, level)
+        else:
+            log.log(logging.getLevelName(level), message)
+
+    # ------------------------------------------------------------ heartbeat
+    def heartbeat(self) -> Heartbeat:
+        return Heartbeat(
+            pid=os.getpid(), ts_ms=now_ms(), started_ms=self.started_ms, gateway=self.tracker.current,
+            main_contract=self._main_symbol, trading_day=trading_day_str(datetime.now(CHINA_TZ)),
+            mysql_ok=self.writer.ok, mysql_backlog=self.writer.backlog,
+            redis_backlog=self.publisher.backlog + (self.recorder.backlog if self.recorder else 0),
+            last_tick_ms=self.recorder.last_tick_ms if self.recorder else None,
+        )
+
+    def _write_heartbeat(self) -> None:
+        try:
+            ttl = max(1, int(self.config.core.heartbeat_ttl_s))
+            self.redis.set(self.keys.heartbeat, self.heartbeat().to_json(), ex=ttl)
+        except redis.RedisError:
+            pass  # the publisher reports Redis trouble; the heartbeat simply expires
+
+    def _beat(self) -> None:
+        while not self._stop_beat.is_set():
+            self._beat_now.wait(self.config.core.heartbeat_interval_s)
+            self._beat_now.clear()
+            if not self._stop_beat.is_set():
+                self._write_heartbeat()
+
+    # ------------------------------------------------------------ stop
+    def stop(self) -> None:
+        log.info("core stopping")
+        for part in (self.watcher, self.commands):
+            if part is not None:
+                part.stop(timeout=2.0)
+        if self.watchdog:
+            self.watchdog.disarm()
+        self._stop_beat.set()
+        self._beat_now.set()
+        if self.recorder:
+            self.recorder.system_event("stop", "core stopping")
+        if self.runner:
+            self.runner.close()
+        if self.main_engine is not None:
+            self.main_engine.close()  # stops strategies, closes the gateway and the event engine
+        self.tracker.set(GatewayState.STOPPED)
+        if self.recorder:
+            self.recorder.stop()
+        self.publisher.stop(timeout=2.0)
+        self.writer.stop(timeout=3.0)
+        with contextlib.suppress(redis.RedisError):
+            self.redis.delete(self.keys.heartbeat)
+        log.info("core stopped (mysql spool: %d records waiting)", len(self.writer.spool))

@@ -1,0 +1,245 @@
+"""The command loop: operator commands from Redis, checked, executed, answered and audited.
+
+Every command gets exactly one answer (done, refused with the reason, or failed) and one audit
+row. A command runs at most once: its id is claimed in Redis (SET NX) before anything happens,
+so a double click or a retried request is refused as a duplicate. A command older than its
+time-to-live is refused, so a "close position" queued before a restart never fires later.
+Trading actions run on vnpy's event thread (serialised with the strategies); a job the loop has
+given up waiting for is never started afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from pydantic import ValidationError
+from vnpy.event import Event, EventEngine
+
+from common.contract import (
+    COMMAND_ID_RE,
+    Command,
+    CommandReply,
+    CommandStatus,
+    CommandType,
+    Keys,
+    new_uid,
+    now_ms,
+)
+from core_service.serializers import ms_to_db
+
+log = logging.getLogger(__name__)
+
+EVENT_RUN_JOB = "eArbigJob."
+SEEN_TTL_S = 24 * 3600
+REPLY_TTL_S = 120
+
+
+class Refused(Exception):
+    """The command was not executed; the message says why."""
+
+
+class Failed(Exception):
+    """The command was tried and the gateway or engine said no."""
+
+
+class _Job:
+    def __init__(self, func: Callable[[], dict[str, Any]]) -> None:
+        self.func = func
+        self.done = threading.Event()
+        self.result: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._state = "queued"  # queued -> running | abandoned
+
+    def try_start(self) -> bool:
+        with self._lock:
+            if self._state != "queued":
+                return False
+            self._state = "running"
+            return True
+
+    def abandon(self) -> bool:
+        """True when the job had not started and never will."""
+        with self._lock:
+            if self._state == "queued":
+                self._state = "abandoned"
+                return True
+            return False
+
+
+class EventThreadRunner:
+    """Runs a function on vnpy's event thread and waits for it."""
+
+    def __init__(self, event_engine: EventEngine) -> None:
+        self.event_engine = event_engine
+        event_engine.register(EVENT_RUN_JOB, self._on_job)
+
+    def close(self) -> None:
+        self.event_engine.unregister(EVENT_RUN_JOB, self._on_job)
+
+    @staticmethod
+    def _on_job(event: Event) -> None:
+        job: _Job = event.data
+        if not job.try_start():
+            return
+        try:
+            job.result = job.func()
+        except BaseException as exc:  # handed back to the command thread
+            job.error = exc
+        finally:
+            job.done.set()
+
+    def run(self, func: Callable[[], dict[str, Any]], timeout_s: float) -> dict[str, Any]:
+        job = _Job(func)
+        self.event_engine.put(Event(EVENT_RUN_JOB, job))
+        if not job.done.wait(timeout_s) and job.abandon():
+            raise Failed(f"the trading engine was busy for {timeout_s:.0f} s; command not executed")
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result or {}
+
+
+Handler = Callable[[Command], dict[str, Any]]
+
+
+class CommandProcessor(threading.Thread):
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        handlers: dict[CommandType, Handler],
+        audit: Callable[[dict[str, Any]], None],
+        max_ttl_s: float,
+    ) -> None:
+        super().__init__(name="arbig-commands", daemon=True)
+        self.client = client
+        self.keys = keys
+        self.handlers = handlers
+        self.audit = audit
+        self.max_ttl_s = max_ttl_s
+        self._halt = threading.Event()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._halt.set()
+        self.join(timeout)
+
+    def run(self) -> None:
+        backoff = 0.5
+        while not self._halt.is_set():
+            try:
+                item = self.client.brpop([self.keys.commands], timeout=1)
+                backoff = 0.5
+            except redis.RedisError as exc:
+                log.warning("command loop: Redis unavailable (%s); retrying in %.1f s", exc, backoff)
+                self._halt.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if item is None:
+                continue
+            try:
+                self.process(item[1])
+            except Exception:  # the loop must survive anything one command does
+                log.exception("command loop: unexpected error while processing a command")
+
+    # ------------------------------------------------------------ one command
+    def process(self, raw: str | bytes) -> CommandReply:
+        received = now_ms()
+        command, reply = self._parse(raw)
+        if command is not None and reply is None:
+            reply = self._execute(command, received)
+        assert reply is not None
+        self._answer(reply)
+        self._audit(command, raw, reply, received)
+        return reply
+
+    def _parse(self, raw: str | bytes) -> tuple[Command | None, CommandReply | None]:
+        try:
+            return Command.model_validate_json(raw), None
+        except ValidationError as exc:
+            command_id = _loose_id(raw)
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'command'}: {e['msg']}" for e in exc.errors()
+            )
+            return None, CommandReply(command_id=command_id, status=CommandStatus.REFUSED,
+                                      reason=f"invalid command: {problems}")
+
+    def _execute(self, command: Command, received: int) -> CommandReply:
+        ttl = min(command.ttl_s, self.max_ttl_s)
+        age = command.age_s(received)
+        if age > ttl:
+            return self._refuse(command, f"expired: issued {age:.1f} s ago, limit {ttl:.0f} s; not executed")
+        if age < -ttl:
+            return self._refuse(command, "issued in the future (clock skew?); not executed")
+        if not self.client.set(self.keys.command_seen(command.id), str(received), nx=True, ex=SEEN_TTL_S):
+            return self._refuse(command, f"duplicate: command {command.id} was already received; not executed again")
+        handler = self.handlers.get(command.type)
+        if handler is None:
+            return self._refuse(command, f"command type {command.type.value} is not supported")
+        try:
+            result = handler(command)
+            log.info("command %s %s %s: done", command.id, command.type.value, command.params)
+            return CommandReply(command_id=command.id, status=CommandStatus.DONE, result=result)
+        except Refused as exc:
+            return self._refuse(command, str(exc))
+        except Failed as exc:
+            log.warning("command %s %s failed: %s", command.id, command.type.value, exc)
+            return CommandReply(command_id=command.id, status=CommandStatus.FAILED, reason=str(exc))
+        except Exception as exc:
+            log.exception("command %s %s raised", command.id, command.type.value)
+            return CommandReply(command_id=command.id, status=CommandStatus.FAILED,
+                                reason=f"internal error: {type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _refuse(command: Command, reason: str) -> CommandReply:
+        log.warning("command %s %s refused: %s", command.id, command.type.value, reason)
+        return CommandReply(command_id=command.id, status=CommandStatus.REFUSED, reason=reason)
+
+    def _answer(self, reply: CommandReply) -> None:
+        if not reply.command_id:
+            return
+        key = self.keys.reply(reply.command_id)
+        for attempt in range(3):
+            try:
+                pipe = self.client.pipeline(transaction=True)
+                pipe.lpush(key, reply.to_json())
+                pipe.expire(key, REPLY_TTL_S)
+                pipe.execute()
+                return
+            except redis.RedisError as exc:
+                log.warning("command %s: could not send the reply (%s), attempt %d", reply.command_id, exc,
+                            attempt + 1)
+                time.sleep(0.2)
+
+    def _audit(self, command: Command | None, raw: str | bytes, reply: CommandReply, received: int) -> None:
+        if command is not None:
+            fields = {"command_id": command.id, "type": command.type.value, "params": command.params,
+                      "source": command.source, "operator": command.operator,
+                      "issued_at": str(ms_to_db(command.issued_ms))}
+        else:
+            text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+            fields = {"command_id": reply.command_id[:64], "type": "invalid", "params": {"raw": text[:2000]},
+                      "source": "unknown", "operator": "unknown", "issued_at": str(ms_to_db(received))}
+        self.audit({
+            "kind": "audit", "uid": new_uid(), **fields,
+            "received_at": str(ms_to_db(received)), "status": reply.status.value,
+            "reason": reply.reason[:1024], "result": reply.result, "replied_at": str(ms_to_db(reply.replied_ms)),
+        })
+
+
+def _loose_id(raw: str | bytes) -> str:
+    """The id of an invalid command, if it has a usable one (so the sender still gets an answer)."""
+    try:
+        data = json.loads(raw)
+        value = data.get("id") if isinstance(data, dict) else None
+        if isinstance(value, str) and COMMAND_ID_RE.match(value):
+            return value
+    except (ValueError, TypeError):
+        pass
+    return ""

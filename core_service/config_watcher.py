@@ -1,0 +1,96 @@
+"""Watches the configuration file while the core runs and applies a main-contract change.
+
+An edit that does not validate is refused: the error is logged and recorded as a system event,
+and the running settings stay. Only the main contract is applied live; other changed fields are
+reported as needing a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from common.config import AppConfig, ConfigError, load_config
+
+log = logging.getLogger(__name__)
+
+
+def changed_sections(old: AppConfig, new: AppConfig) -> list[str]:
+    """Top-level fields that differ, with market_data.main_contract reported on its own."""
+    changed = []
+    old_d, new_d = old.model_dump(), new.model_dump()
+    for key in new_d:
+        if key == "market_data":
+            if old_d[key]["main_contract"] != new_d[key]["main_contract"]:
+                changed.append("market_data.main_contract")
+            rest_old = {k: v for k, v in old_d[key].items() if k != "main_contract"}
+            rest_new = {k: v for k, v in new_d[key].items() if k != "main_contract"}
+            if rest_old != rest_new:
+                changed.append("market_data")
+        elif old_d[key] != new_d[key]:
+            changed.append(key)
+    return changed
+
+
+class ConfigWatcher(threading.Thread):
+    def __init__(
+        self,
+        path: Path,
+        current: Callable[[], AppConfig],
+        apply_main_contract: Callable[[str], None],
+        report: Callable[[str, str, str], None],  # (kind, message, level)
+        poll_s: float = 1.0,
+    ) -> None:
+        super().__init__(name="arbig-config-watcher", daemon=True)
+        self.path = path
+        self.current = current
+        self.apply_main_contract = apply_main_contract
+        self.report = report
+        self.poll_s = poll_s
+        self._halt = threading.Event()
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[float, int] | None:
+        try:
+            stat = self.path.stat()
+            return (stat.st_mtime, stat.st_size)
+        except OSError:
+            return None
+
+    def mark_seen(self) -> None:
+        """The core itself wrote the file: do not treat that write as an outside edit."""
+        self._seen = self._stamp()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._halt.set()
+        self.join(timeout)
+
+    def run(self) -> None:
+        while not self._halt.wait(self.poll_s):
+            stamp = self._stamp()
+            if stamp == self._seen:
+                continue
+            self._seen = stamp
+            try:
+                self.check_now()
+            except Exception:  # the watcher must keep watching
+                log.exception("config watcher: unexpected error")
+
+    def check_now(self) -> None:
+        try:
+            new = load_config(self.path)
+        except ConfigError as exc:
+            self.report("config", f"configuration edit refused, running settings kept: {exc}", "ERROR")
+            return
+        old = self.current()
+        changed = changed_sections(old, new)
+        if not changed:
+            return
+        if "market_data.main_contract" in changed:
+            self.apply_main_contract(new.market_data.main_contract)
+        others = [c for c in changed if c != "market_data.main_contract"]
+        if others:
+            self.report("config", f"configuration changes to {', '.join(others)} take effect after a restart",
+                        "WARNING")

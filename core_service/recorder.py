@@ -1,0 +1,215 @@
+"""Records what vnpy sees: ticks to Redis Streams, state and events to Redis, records to MySQL.
+
+The handlers registered on vnpy's event engine only append the event's data to a queue (a few
+microseconds: vnpy's event thread also runs the strategies and must never wait on I/O). The
+dispatcher thread converts and fans out to the Redis publisher and the MySQL writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from vnpy.event import Event, EventEngine
+from vnpy.trader.event import (
+    EVENT_ACCOUNT,
+    EVENT_CONTRACT,
+    EVENT_LOG,
+    EVENT_ORDER,
+    EVENT_POSITION,
+    EVENT_TICK,
+    EVENT_TRADE,
+)
+from vnpy.trader.object import AccountData, ContractData, OrderData, PositionData, TickData, TradeData
+
+from common.contract import EventMessage, Keys, SystemEvent, new_uid, now_ms, position_field
+from common.trading_calendar import CHINA_TZ
+from core_service import serializers as ser
+from core_service.mysql_writer import MysqlWriter
+from core_service.redis_publisher import RedisPublisher
+
+log = logging.getLogger(__name__)
+
+POSITION_DB_INTERVAL_S = 5.0  # unchanged positions (pnl only) reach MySQL at most this often
+ACCOUNT_DB_INTERVAL_S = 5.0
+
+
+class Recorder:
+    def __init__(
+        self,
+        event_engine: EventEngine,
+        keys: Keys,
+        publisher: RedisPublisher,
+        writer: MysqlWriter,
+        tick_maxlen: int,
+        event_maxlen: int,
+        main_symbol: Callable[[], str],
+        strategy_of_order: Callable[[str], str | None],
+        snapshot_interval_s: float = 30.0,
+    ) -> None:
+        self.event_engine = event_engine
+        self.keys = keys
+        self.publisher = publisher
+        self.writer = writer
+        self.tick_maxlen = tick_maxlen
+        self.event_maxlen = event_maxlen
+        self.main_symbol = main_symbol
+        self.strategy_of_order = strategy_of_order
+        self.snapshot_interval_s = snapshot_interval_s
+        self.published_symbols: set[str] = set()
+        self.last_tick_ms: int | None = None
+        self.order_listeners: list[Callable[[OrderData], None]] = []
+        self.contract_listeners: list[Callable[[str], None]] = []
+        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="arbig-dispatcher", daemon=True)
+        self._last_position_db: dict[str, tuple[tuple[float, ...], float]] = {}
+        self._last_account_db = 0.0
+        self._last_snapshot = 0.0
+        self._handlers: list[tuple[str, Callable[[Event], None]]] = []
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._thread.start()
+        for event_type in (EVENT_TICK, EVENT_ORDER, EVENT_TRADE, EVENT_POSITION, EVENT_ACCOUNT, EVENT_CONTRACT,
+                           EVENT_LOG):
+            handler = self._make_handler(event_type)
+            self.event_engine.register(event_type, handler)
+            self._handlers.append((event_type, handler))
+
+    def stop(self) -> None:
+        for event_type, handler in self._handlers:
+            self.event_engine.unregister(event_type, handler)
+        self._halt.set()
+        self._thread.join(3.0)
+
+    def _make_handler(self, event_type: str) -> Callable[[Event], None]:
+        put = self._queue.put
+
+        def handler(event: Event) -> None:  # runs on vnpy's event thread: enqueue only
+            put((event_type, event.data))
+
+        return handler
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    # ------------------------------------------------------------ from other threads
+    def publish_event(self, event_type: str, data: dict[str, Any]) -> None:
+        message = EventMessage(type=event_type, data=data)  # type: ignore[arg-type]
+        self.publisher.xadd(self.keys.events, {"json": message.to_json()}, self.event_maxlen)
+
+    def system_event(self, kind: str, message: str, level: str = "INFO", **detail: Any) -> None:
+        """Record a system event (MySQL), publish it (Redis) and log it."""
+        event = SystemEvent(kind=kind, message=message, level=level, detail=detail)  # type: ignore[arg-type]
+        log.log(logging.getLevelName(level), "system event [%s] %s", kind, message)
+        self.writer.put({
+            "kind": "system_event", "uid": event.uid, "ts": str(ser.ms_to_db(event.ts_ms)),
+            "level": event.level, "event_kind": kind, "message": message[:1024], "detail": detail,
+        })
+        self.publish_event("system", event.model_dump())
+
+    # ------------------------------------------------------------ dispatcher thread
+    def _run(self) -> None:
+        while not self._halt.is_set() or not self._queue.empty():
+            try:
+                event_type, data = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            try:
+                self._dispatch(event_type, data)
+            except Exception:  # one bad record must not stop recording
+                log.exception("recorder: failed to record %s", event_type)
+
+    def _dispatch(self, event_type: str, data: Any) -> None:
+        if event_type == EVENT_TICK:
+            self._on_tick(data)
+        elif event_type == EVENT_ORDER:
+            self._on_order(data)
+        elif event_type == EVENT_TRADE:
+            self._on_trade(data)
+        elif event_type == EVENT_POSITION:
+            self._on_position(data)
+        elif event_type == EVENT_ACCOUNT:
+            self._on_account(data)
+        elif event_type == EVENT_CONTRACT:
+            self._on_contract(data)
+        elif event_type == EVENT_LOG:
+            log.info("vnpy[%s] %s", data.gateway_name, data.msg)
+
+    def _on_tick(self, tick: TickData) -> None:
+        if tick.symbol not in self.published_symbols:
+            return
+        message = ser.tick_message(tick)
+        self.last_tick_ms = message.ts_ms
+        self.publisher.xadd(self.keys.tick_stream(tick.symbol), message.to_fields(), self.tick_maxlen)
+
+    def _on_order(self, order: OrderData) -> None:
+        state = ser.order_state(order)
+        self.publisher.hset_state(self.keys.orders, state.vt_orderid, state.to_json())
+        self.publish_event("order", state.model_dump())
+        now_db = str(ser.ms_to_db(now_ms()))
+        self.writer.put({
+            "kind": "order", **state.model_dump(), "trading_day": ser.day_to_db(ser.record_trading_day(order)),
+            "strategy": self.strategy_of_order(order.vt_orderid),
+            "ts": str(ser.ms_to_db(ser.epoch_ms(order.datetime))), "updated_at": now_db,
+            "raw": ser.raw_record(order),
+        })
+        for listener in self.order_listeners:
+            listener(order)
+
+    def _on_trade(self, trade: TradeData) -> None:
+        state = ser.trade_state(trade)
+        self.publish_event("trade", state.model_dump())
+        self.writer.put({
+            "kind": "trade", **state.model_dump(), "orderid": trade.orderid,
+            "trading_day": ser.day_to_db(state.trading_day),
+            "strategy": self.strategy_of_order(trade.vt_orderid),
+            "ts": str(ser.ms_to_db(state.ts_ms)), "recorded_at": str(ser.ms_to_db(now_ms())),
+            "raw": ser.raw_record(trade),
+        })
+        self._last_snapshot = 0.0  # the equity curve gets a point after every trade
+
+    def _on_position(self, position: PositionData) -> None:
+        state = ser.position_state(position)
+        field = position_field(state.vt_symbol, state.direction)
+        self.publisher.hset_state(self.keys.positions, field, state.to_json())
+        self.publish_event("position", state.model_dump())
+        shape = (state.volume, state.yd_volume, state.frozen, state.price)
+        previous = self._last_position_db.get(field)
+        now = time.monotonic()
+        if previous and previous[0] == shape and now - previous[1] < POSITION_DB_INTERVAL_S:
+            return
+        self._last_position_db[field] = (shape, now)
+        self.writer.put({
+            "kind": "position", **state.model_dump(), "trading_day": None,
+            "updated_at": str(ser.ms_to_db(state.ts_ms)),
+        })
+
+    def _on_account(self, account: AccountData) -> None:
+        state = ser.account_state(account)
+        self.publisher.set_state(self.keys.account, state.to_json())
+        self.publish_event("account", state.model_dump())
+        now = time.monotonic()
+        trading_day = ser.day_to_db(state.trading_day) if state.trading_day else None
+        row = {**state.model_dump(), "trading_day": trading_day, "updated_at": str(ser.ms_to_db(state.ts_ms))}
+        if now - self._last_account_db >= ACCOUNT_DB_INTERVAL_S:
+            self._last_account_db = now
+            self.writer.put({**row, "kind": "account"})
+        if now - self._last_snapshot >= self.snapshot_interval_s:
+            self._last_snapshot = now
+            day = trading_day or ser.day_to_db(ser.trading_day_str(datetime.now(CHINA_TZ)))
+            self.writer.put({**row, "kind": "snapshot", "uid": new_uid(), "ts": row["updated_at"],
+                             "trading_day": day})
+
+    def _on_contract(self, contract: ContractData) -> None:
+        info = ser.contract_info(contract, self.main_symbol())
+        self.publisher.hset_state(self.keys.contracts, info.symbol, info.to_json())
+        for listener in self.contract_listeners:
+            listener(contract.symbol)

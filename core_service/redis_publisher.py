@@ -1,0 +1,202 @@
+"""The Redis publisher thread: batches ticks, live state and events into pipelines.
+
+It survives a Redis restart by itself: failed batches are kept and retried with backoff, and the
+live state (account, positions, strategies, contracts, main contract ...) is cached here and
+written again whenever Redis comes back empty. While Redis is down, at most `max_pending`
+operations are held; past that the oldest ticks are dropped (and counted), never state or events.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+
+import redis
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Op:
+    kind: str  # xadd | set | hset | hdel | del
+    key: str
+    member: str = ""  # hash field
+    value: str = ""
+    fields: dict[str, str] = dc_field(default_factory=dict)
+    maxlen: int = 0
+
+
+class RedisPublisher(threading.Thread):
+    def __init__(
+        self,
+        client: redis.Redis,
+        sentinel_key: str,
+        batch_size: int = 1000,
+        max_pending: int = 500_000,
+        on_state: Callable[[bool, str], None] | None = None,
+    ) -> None:
+        super().__init__(name="arbig-redis-publisher", daemon=True)
+        self.client = client
+        self.sentinel_key = sentinel_key  # a state key that is always set: missing means Redis lost its data
+        self.batch_size = batch_size
+        self.max_pending = max_pending
+        self._queue: queue.SimpleQueue[Op] = queue.SimpleQueue()
+        self._pending: deque[Op] = deque()
+        self._strings: dict[str, str] = {}
+        self._hashes: dict[str, dict[str, str]] = {}
+        self._cache_lock = threading.Lock()
+        self._halt = threading.Event()
+        self._on_state = on_state
+        self.ok = True
+        self.last_error = ""
+        self.published = 0
+        self.dropped_ticks = 0
+        self._next_check = 0.0
+
+    # ------------------------------------------------------------ API (any thread)
+    def xadd(self, key: str, fields: dict[str, str], maxlen: int) -> None:
+        self._queue.put(Op("xadd", key, fields=fields, maxlen=maxlen))
+
+    def set_state(self, key: str, value: str) -> None:
+        with self._cache_lock:
+            self._strings[key] = value
+        self._queue.put(Op("set", key, value=value))
+
+    def hset_state(self, key: str, field_name: str, value: str) -> None:
+        with self._cache_lock:
+            self._hashes.setdefault(key, {})[field_name] = value
+        self._queue.put(Op("hset", key, member=field_name, value=value))
+
+    def hdel_state(self, key: str, field_name: str) -> None:
+        with self._cache_lock:
+            self._hashes.get(key, {}).pop(field_name, None)
+        self._queue.put(Op("hdel", key, member=field_name))
+
+    def delete(self, key: str) -> None:
+        with self._cache_lock:
+            self._strings.pop(key, None)
+            self._hashes.pop(key, None)
+        self._queue.put(Op("del", key))
+
+    @property
+    def backlog(self) -> int:
+        return len(self._pending) + self._queue.qsize()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._halt.set()
+        self.join(timeout)
+
+    # ------------------------------------------------------------ thread
+    def run(self) -> None:
+        backoff = 0.2
+        while not self._halt.is_set():
+            self._fill(wait_s=0.02 if not self._pending else 0.0)
+            if not self._pending:
+                self._maybe_restore()
+                continue
+            if self._flush():
+                backoff = 0.2
+            else:
+                self._halt.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+        self._fill(wait_s=0.0)
+        while self._pending and self._flush():
+            pass
+
+    def _fill(self, wait_s: float) -> None:
+        try:
+            if wait_s:
+                self._pending.append(self._queue.get(timeout=wait_s))
+            while True:
+                self._pending.append(self._queue.get_nowait())
+        except queue.Empty:
+            pass
+        if len(self._pending) > self.max_pending:
+            self._drop_oldest_ticks(len(self._pending) - self.max_pending)
+
+    def _drop_oldest_ticks(self, excess: int) -> None:
+        kept: deque[Op] = deque()
+        dropped = 0
+        for op in self._pending:
+            if dropped < excess and op.kind == "xadd":
+                dropped += 1
+                continue
+            kept.append(op)
+        self._pending = kept
+        self.dropped_ticks += dropped
+        log.warning("redis publisher: Redis unavailable, dropped %d oldest ticks (total %d)",
+                    dropped, self.dropped_ticks)
+
+    def _flush(self) -> bool:
+        batch = [self._pending[i] for i in range(min(self.batch_size, len(self._pending)))]
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for op in batch:
+                _apply(pipe, op)
+            pipe.execute()
+        except redis.RedisError as exc:
+            self._set_ok(False, f"Redis unavailable: {exc}")
+            return False
+        for _ in batch:
+            self._pending.popleft()
+        self.published += len(batch)
+        if not self.ok:
+            self._set_ok(True, "")
+            self._restore_state()
+        return True
+
+    def _maybe_restore(self) -> None:
+        """Every 2 s check that Redis still holds our state (it may have restarted empty)."""
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + 2.0
+        with self._cache_lock:
+            if self.sentinel_key not in self._strings:
+                return
+        try:
+            if not self.client.exists(self.sentinel_key):
+                log.warning("redis publisher: Redis lost the live state (restart?); publishing it again")
+                self._restore_state()
+            elif not self.ok:
+                self._set_ok(True, "")
+        except redis.RedisError as exc:
+            self._set_ok(False, f"Redis unavailable: {exc}")
+
+    def _restore_state(self) -> None:
+        with self._cache_lock:
+            ops = [Op("set", k, value=v) for k, v in self._strings.items()]
+            for key, mapping in self._hashes.items():
+                ops.extend(Op("hset", key, member=f, value=v) for f, v in mapping.items())
+        self._pending.extendleft(reversed(ops))
+
+    def _set_ok(self, ok: bool, error: str) -> None:
+        if ok == self.ok:
+            self.last_error = error or self.last_error
+            return
+        self.ok, self.last_error = ok, error
+        if ok:
+            log.info("redis publisher: Redis reachable again; publishing resumed")
+        else:
+            log.error("redis publisher: %s; holding updates until it returns", error)
+        if self._on_state:
+            self._on_state(ok, error)
+
+
+def _apply(pipe: redis.client.Pipeline, op: Op) -> None:
+    if op.kind == "xadd":
+        pipe.xadd(op.key, op.fields, maxlen=op.maxlen, approximate=True)
+    elif op.kind == "set":
+        pipe.set(op.key, op.value)
+    elif op.kind == "hset":
+        pipe.hset(op.key, op.member, op.value)
+    elif op.kind == "hdel":
+        pipe.hdel(op.key, op.member)
+    elif op.kind == "del":
+        pipe.delete(op.key)

@@ -1,0 +1,188 @@
+"""Turn vnpy's data objects into the contract's messages and into MySQL rows.
+
+Runs on the dispatcher thread, never on vnpy's event thread. Enums go by `.name`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from vnpy.trader.object import (
+    AccountData,
+    ContractData,
+    OrderData,
+    PositionData,
+    TickData,
+    TradeData,
+)
+
+from common.contract import (
+    AccountState,
+    ContractInfo,
+    OrderState,
+    PositionState,
+    TickMessage,
+    TradeState,
+    enum_name,
+    now_ms,
+)
+from common.trading_calendar import CHINA_TZ, to_china, trading_day_str, utc_naive_ms
+
+
+def epoch_ms(dt: datetime | None) -> int:
+    if dt is None:
+        return now_ms()
+    return int(to_china(dt).timestamp() * 1000)
+
+
+def raw_record(obj: Any) -> dict[str, Any]:
+    """The gateway's whole record, JSON-safe, enums by name (kept beside orders and trades)."""
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(obj):
+        value = getattr(obj, field.name)
+        if isinstance(value, Enum):
+            value = value.name
+        elif isinstance(value, datetime):
+            value = to_china(value).isoformat()
+        out[field.name] = value
+    return out
+
+
+def tick_message(tick: TickData) -> TickMessage:
+    dt = to_china(tick.datetime)
+    extra = tick.extra or {}
+    local = tick.localtime.timestamp() if tick.localtime else dt.timestamp()
+    return TickMessage(
+        symbol=tick.symbol,
+        exchange=tick.exchange.name,
+        ts_ms=int(dt.timestamp() * 1000),
+        datetime=dt.isoformat(timespec="milliseconds"),
+        trading_day=trading_day_str(dt),
+        local_ts=local,
+        last_price=tick.last_price,
+        volume=tick.volume,
+        turnover=tick.turnover,
+        open_interest=tick.open_interest,
+        bid_price_1=tick.bid_price_1,
+        bid_volume_1=tick.bid_volume_1,
+        ask_price_1=tick.ask_price_1,
+        ask_volume_1=tick.ask_volume_1,
+        open_price=tick.open_price,
+        high_price=tick.high_price,
+        low_price=tick.low_price,
+        pre_close=tick.pre_close,
+        pre_settlement=float(extra.get("pre_settlement") or 0.0),
+        limit_up=tick.limit_up,
+        limit_down=tick.limit_down,
+    )
+
+
+def contract_info(contract: ContractData, main_symbol: str) -> ContractInfo:
+    return ContractInfo(
+        symbol=contract.symbol,
+        exchange=contract.exchange.name,
+        vt_symbol=contract.vt_symbol,
+        name=contract.name,
+        size=contract.size,
+        pricetick=contract.pricetick,
+        min_volume=contract.min_volume,
+        is_main=contract.symbol == main_symbol,
+    )
+
+
+def account_state(account: AccountData) -> AccountState:
+    extra = account.extra or {}
+    return AccountState(
+        gateway=account.gateway_name,
+        accountid=account.accountid,
+        balance=account.balance,
+        available=account.available,
+        frozen=account.frozen,
+        margin=float(extra.get("margin", account.balance - account.available - account.frozen)),
+        commission=float(extra.get("commission", 0.0)),
+        realized_pnl=float(extra.get("realized_pnl", 0.0)),
+        unrealized_pnl=float(extra.get("unrealized_pnl", 0.0)),
+        pre_balance=float(extra.get("pre_balance", 0.0)),
+        trading_day=str(extra.get("trading_day", "")),
+    )
+
+
+def position_state(position: PositionData) -> PositionState:
+    extra = position.extra or {}
+    return PositionState(
+        gateway=position.gateway_name,
+        vt_symbol=f"{position.symbol}.{position.exchange.name}",
+        symbol=position.symbol,
+        exchange=position.exchange.name,
+        direction=position.direction.name,  # type: ignore[arg-type]
+        volume=position.volume,
+        yd_volume=position.yd_volume,
+        td_volume=position.volume - position.yd_volume,
+        frozen=position.frozen,
+        price=position.price,
+        pnl=position.pnl,
+        margin=float(extra.get("margin", 0.0)),
+    )
+
+
+def order_state(order: OrderData) -> OrderState:
+    extra = order.extra or {}
+    return OrderState(
+        gateway=order.gateway_name,
+        vt_orderid=order.vt_orderid,
+        orderid=order.orderid,
+        symbol=order.symbol,
+        exchange=order.exchange.name,
+        direction=enum_name(order.direction),
+        offset=enum_name(order.offset),
+        type=enum_name(order.type),
+        price=order.price,
+        volume=order.volume,
+        traded=order.traded,
+        status=enum_name(order.status),
+        reference=order.reference,
+        reason=str(extra.get("reason", "")),
+        datetime=to_china(order.datetime).isoformat(timespec="milliseconds") if order.datetime else "",
+    )
+
+
+def record_trading_day(obj: OrderData | TradeData) -> str:
+    """The trading day of an order or trade, YYYYMMDD: the gateway's own when it gives one (CTP's
+    TradingDay, the sim's trading_day), else derived from its time (night session -> next day)."""
+    extra = obj.extra or {}
+    given = str((extra.get("ctp") or {}).get("TradingDay") or extra.get("trading_day") or "")
+    if len(given) == 8 and given.isdigit():
+        return given
+    return trading_day_str(obj.datetime or datetime.now(CHINA_TZ))
+
+
+def trade_state(trade: TradeData) -> TradeState:
+    dt = to_china(trade.datetime) if trade.datetime else datetime.now(CHINA_TZ)
+    return TradeState(
+        gateway=trade.gateway_name,
+        vt_tradeid=trade.vt_tradeid,
+        tradeid=trade.tradeid,
+        vt_orderid=trade.vt_orderid,
+        symbol=trade.symbol,
+        exchange=trade.exchange.name,
+        direction=enum_name(trade.direction),
+        offset=enum_name(trade.offset),
+        price=trade.price,
+        volume=trade.volume,
+        datetime=dt.isoformat(timespec="milliseconds"),
+        trading_day=record_trading_day(trade),
+        ts_ms=int(dt.timestamp() * 1000),
+    )
+
+
+def ms_to_db(ms: int) -> datetime:
+    """Epoch milliseconds -> naive UTC DATETIME(3)."""
+    return utc_naive_ms(datetime.fromtimestamp(ms / 1000, tz=CHINA_TZ))
+
+
+def day_to_db(day: str) -> str:
+    """YYYYMMDD -> YYYY-MM-DD."""
+    return f"{day[:4]}-{day[4:6]}-{day[6:8]}"

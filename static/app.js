@@ -1,0 +1,265 @@
+/* ARBIG console: shared helpers (i18n, formatting, API with CSRF, confirmation dialog, commands)
+   and the live WebSocket client (subscribe, snapshots, reconnect with backoff, staleness header). */
+"use strict";
+(function () {
+  const body = document.body;
+  const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+  const BACKOFF_S = [1, 2, 4, 8, 16, 30, 60, 120, 300, 600];
+  const SILENCE_MS = 15000;
+  const $ = (sel, root) => (root || document).querySelector(sel);
+
+  /* ---------------------------------------------------------------- i18n */
+  let lang = localStorage.getItem("arbig.lang") || "zh";
+  function t(key, vars) {
+    const dict = window.ARBIG_I18N[lang] || window.ARBIG_I18N.zh;
+    let text = dict[key] !== undefined ? dict[key] : (window.ARBIG_I18N.zh[key] !== undefined ? window.ARBIG_I18N.zh[key] : key);
+    for (const [k, v] of Object.entries(vars || {})) text = text.replace("{" + k + "}", v);
+    return text;
+  }
+  function applyI18n(root) {
+    (root || document).querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  }
+  const langListeners = [];
+  function setLang(next) {
+    lang = next; localStorage.setItem("arbig.lang", lang); applyI18n();
+    langListeners.forEach((fn) => fn(lang));
+  }
+
+  /* ---------------------------------------------------------------- formatting */
+  const TZ = "Asia/Shanghai";
+  const dtFmt = new Intl.DateTimeFormat("sv-SE", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  const timeFmt = new Intl.DateTimeFormat("sv-SE", { timeZone: TZ, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  function fmtDateTime(ms, withMs) {
+    if (ms === null || ms === undefined) return t("none");
+    const base = dtFmt.format(new Date(ms));
+    return withMs ? base + "." + String(Math.floor(ms % 1000)).padStart(3, "0") : base;
+  }
+  function fmtTime(ms) { return ms === null || ms === undefined ? t("none") : timeFmt.format(new Date(ms)); }
+  function num(v, digits) {
+    if (v === null || v === undefined || v === "" || Number.isNaN(Number(v))) return t("none");
+    const d = digits === undefined ? 2 : digits;
+    return Number(v).toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+  }
+  function signed(v, digits) {
+    if (v === null || v === undefined) return t("none");
+    return (v > 0 ? "+" : "") + num(v, digits);
+  }
+  function pnlClass(v) { return v > 0 ? "up" : v < 0 ? "down" : "flat"; }
+  function ageText(seconds) {
+    if (seconds === null || seconds === undefined) return t("none");
+    if (seconds < 60) return seconds.toFixed(1) + "s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + "m" + Math.floor(seconds % 60) + "s";
+    return Math.floor(seconds / 3600) + "h" + Math.floor((seconds % 3600) / 60) + "m";
+  }
+  function esc(s) {
+    return String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g,
+      (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  }
+
+  /* ---------------------------------------------------------------- API */
+  async function api(method, url, payload) {
+    const opts = { method, credentials: "same-origin", headers: { "Accept": "application/json" } };
+    if (method !== "GET") {
+      opts.headers["X-CSRF-Token"] = CSRF;
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(payload || {});
+    }
+    let res;
+    try { res = await fetch(url, opts); } catch (e) {
+      return { status: 0, body: { detail: "network error: the web service did not answer (" + e.message + ")" } };
+    }
+    if (res.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); }
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = { detail: res.statusText }; }
+    return { status: res.status, body: data };
+  }
+  function detailText(body) {
+    if (!body) return "";
+    if (typeof body.detail === "string") return body.detail;
+    return JSON.stringify(body.detail || body);
+  }
+
+  /* ---------------------------------------------------------------- confirmation dialog + commands */
+  function newCommandId() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  const dlg = $("#confirm");
+  function openDialog({ title, danger, html, confirmText, onConfirm, onOpen }) {
+    $("h3", dlg).textContent = title;
+    $("h3", dlg).className = danger ? "danger" : "";
+    $(".dbody", dlg).innerHTML = html;
+    const ok = $("#confirm-ok", dlg), cancel = $("#confirm-cancel", dlg), retry = $("#confirm-retry", dlg);
+    ok.textContent = confirmText || t("confirm"); ok.className = danger ? "danger" : "primary";
+    ok.disabled = false; ok.classList.remove("hidden"); retry.classList.add("hidden");
+    cancel.textContent = t("cancel"); cancel.disabled = false;
+    ok.onclick = async () => { ok.disabled = true; cancel.disabled = true; await onConfirm(dlg); };
+    cancel.onclick = () => dlg.close("cancel");
+    if (onOpen) onOpen(dlg);
+    dlg.showModal();
+    return dlg;
+  }
+  function showOutcome(res) {
+    const box = $(".outcome", dlg) || (() => { const d = document.createElement("div"); d.className = "outcome"; $(".dbody", dlg).appendChild(d); return d; })();
+    const status = res.body && res.body.status;
+    const cls = res.status === 200 ? "ok" : res.status === 202 ? "warn" : "bad";
+    const head = res.status === 200 ? t("done") : status ? t(status) : "HTTP " + res.status;
+    const reason = res.status === 200 ? (res.body.reason || res.body.detail || "") : detailText(res.body);
+    box.innerHTML = '<div class="msg ' + cls + '"><b>' + esc(head) + "</b> " + esc(reason) + "</div>";
+    const ok = $("#confirm-ok", dlg), cancel = $("#confirm-cancel", dlg);
+    ok.classList.add("hidden"); cancel.disabled = false; cancel.textContent = t("close");
+  }
+  function commandSummary(type, params, id) {
+    const rows = [[t("cmd_type"), type]].concat(Object.entries(params).map(([k, v]) => [k, v === null ? "—" : v]));
+    rows.push([t("cmd_id"), id]);
+    return '<table class="summary">' + rows.map(([k, v]) => "<tr><th>" + esc(k) + "</th><td>" + esc(v) + "</td></tr>").join("") + "</table>";
+  }
+  /* Send {id, type, params}; the id was made when the dialog opened, so a retry re-sends the same id. */
+  async function postCommand(id, type, params) {
+    const box = $(".outcome", dlg);
+    if (box) box.innerHTML = '<div class="msg warn">' + esc(t("waiting")) + "</div>";
+    const res = await api("POST", "/api/commands", { id, type, params });
+    showOutcome(res);
+    if (res.status === 503 || res.status === 0) {  // safe: the same id is never executed twice
+      const retry = $("#confirm-retry", dlg);
+      retry.textContent = t("retry"); retry.classList.remove("hidden");
+      retry.onclick = async () => { retry.classList.add("hidden"); await postCommand(id, type, params); };
+    }
+    return res;
+  }
+  /* Open a confirmation for a command; resolves with the API answer, or null when cancelled. */
+  function confirmCommand({ title, text, type, params, danger, confirmText }) {
+    const id = newCommandId();
+    return new Promise((resolve) => {
+      let result = null;
+      openDialog({
+        title, danger, confirmText,
+        html: (text ? "<div>" + esc(text) + "</div>" : "") + "<div class='muted'>" + esc(t("will_send")) + ":</div>"
+          + commandSummary(type, params, id) + '<div class="outcome"></div>',
+        onConfirm: async () => { result = await postCommand(id, type, params); },
+      });
+      dlg.addEventListener("close", () => resolve(result), { once: true });
+    });
+  }
+
+  /* ---------------------------------------------------------------- header: status, staleness, banner */
+  const state = { status: null, offset: 0, lastData: null, ws: "connecting", attempt: 0, gaveUp: false, retryIn: 0 };
+  function serverNow() { return Date.now() + state.offset; }
+  function setPill(el, cls, text) { el.className = "pill " + cls; el.innerHTML = '<span class="dot"></span>' + esc(text); }
+  function renderHeader() {
+    const st = state.status, max = Number(body.dataset.reconnectMax);
+    const wsText = state.ws === "open" ? t("ws_open") : state.gaveUp ? t("ws_closed")
+      : state.retryIn > 0 ? t("ws_retry", { n: state.attempt, max, s: Math.ceil(state.retryIn) }) : t("ws_connecting");
+    setPill($("#ws-state"), state.ws === "open" ? "ok" : state.gaveUp ? "bad" : "warn", "WS " + wsText);
+    const core = st ? st.core_alive : null;
+    setPill($("#core-state"), core === true ? "ok" : core === false ? "bad" : "warn",
+      core === true ? t("core_up") : core === false ? t("core_down") : t("core_unknown"));
+    const tickAge = st && st.last_tick_ms ? (serverNow() - st.last_tick_ms) / 1000 : null;
+    setPill($("#tick-age"), st && st.stale ? "bad" : "ok", t("tick_age") + " " + ageText(tickAge));
+    const dataAge = state.lastData ? (Date.now() - state.lastData) / 1000 : null;
+    setPill($("#data-age"), state.ws === "open" ? "ok" : "bad", t("data_age") + " " + ageText(dataAge));
+    const stale = state.ws !== "open" || !st || st.stale;
+    $("#stale-badge").classList.toggle("hidden", !stale);
+    renderBanner(st);
+  }
+  function renderBanner(st) {
+    const banner = $("#banner");
+    let text = "", cls = "bad";
+    if (state.gaveUp) text = t("banner_gave_up");
+    else if (st && st.redis_ok === false) text = t("banner_redis_down");
+    else if (st && st.core_alive === false) text = t("banner_core_down");
+    else if (st && st.stale) { text = t("banner_stale", { s: st.stale_after_s }); cls = "warn"; }
+    banner.textContent = text; banner.className = "banner " + cls + (text ? "" : " hidden");
+  }
+
+  /* ---------------------------------------------------------------- live WebSocket client */
+  const handlers = {};   // topic -> [fn(data, kind)]
+  const topics = new Set();
+  let ws = null, silenceTimer = null, retryTimer = null;
+  function on(topic, fn) { (handlers[topic] = handlers[topic] || []).push(fn); }
+  function subscribe(list) {
+    list.forEach((tp) => topics.add(tp));
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ op: "subscribe", topics: list }));
+  }
+  function unsubscribe(list) {
+    list.forEach((tp) => topics.delete(tp));
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ op: "unsubscribe", topics: list }));
+  }
+  function dispatch(msg) {
+    if (msg.type === "snapshot" || msg.type === "update") {
+      state.lastData = Date.now();  // the server confirmed the page's data is current just now
+      (handlers[msg.topic] || []).forEach((fn) => { try { fn(msg.data, msg.type); } catch (e) { console.error(e); } });
+    } else if (msg.type === "ping") {
+      state.offset = msg.t - Date.now();
+      ws.send(JSON.stringify({ op: "pong", t: msg.t }));
+    } else if (msg.type === "hello") {
+      state.offset = msg.server_ms - Date.now(); state.attempt = 0; state.retryIn = 0;
+    } else if (msg.type === "resync") {
+      ws.send(JSON.stringify({ op: "subscribe", topics: Array.from(topics) }));
+    } else if (msg.type === "error") {
+      console.warn("server:", msg.message);
+    }
+  }
+  function armSilence() {
+    clearTimeout(silenceTimer);
+    silenceTimer = setTimeout(() => { if (ws) ws.close(4000, "silent server"); }, SILENCE_MS);
+  }
+  function connect() {
+    state.ws = "connecting"; renderHeader();
+    const proto = location.protocol === "https:" ? "wss://" : "ws://";
+    ws = new WebSocket(proto + location.host + "/ws");
+    ws.onopen = () => {
+      state.ws = "open"; state.attempt = 0; state.retryIn = 0; armSilence(); renderHeader();
+      ws.send(JSON.stringify({ op: "subscribe", topics: Array.from(topics) }));
+    };
+    ws.onmessage = (ev) => {
+      armSilence();
+      let msg; try { msg = JSON.parse(ev.data); } catch (e) { return; }
+      dispatch(msg);
+    };
+    ws.onclose = (ev) => { clearTimeout(silenceTimer); ws = null; state.ws = "closed"; renderHeader(); afterClose(ev.code); };
+  }
+  async function afterClose(code) {
+    if (code === 4401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); return; }
+    try {  // a refused handshake looks like any other close: ask whether the session is still valid
+      const res = await fetch("/api/session", { credentials: "same-origin" });
+      if (res.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); return; }
+    } catch (e) { /* server unreachable: keep retrying */ }
+    scheduleReconnect();
+  }
+  function scheduleReconnect() {
+    const max = Number(body.dataset.reconnectMax) || 10;
+    if (state.attempt >= max) { state.gaveUp = true; renderHeader(); return; }
+    const delay = BACKOFF_S[Math.min(state.attempt, BACKOFF_S.length - 1)];
+    state.attempt += 1; state.retryIn = delay;
+    const until = Date.now() + delay * 1000;
+    clearInterval(retryTimer);
+    retryTimer = setInterval(() => {
+      state.retryIn = Math.max(0, (until - Date.now()) / 1000); renderHeader();
+      if (state.retryIn <= 0) { clearInterval(retryTimer); connect(); }
+    }, 250);
+  }
+
+  /* ---------------------------------------------------------------- page chrome */
+  function initChrome() {
+    document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.page === body.dataset.page));
+    $("#lang-toggle").onclick = () => setLang(lang === "zh" ? "en" : "zh");
+    $("#logout").onclick = async () => { await api("POST", "/logout"); location.href = "/login"; };
+    $("#estop").onclick = () => confirmCommand({ title: t("estop_title"), text: t("estop_text"), type: "emergency.stop",
+      params: {}, danger: true, confirmText: t("estop") });
+    on("heartbeat", (st) => { state.status = st; state.offset = st.server_ms - Date.now(); renderHeader(); });
+    topics.add("heartbeat");
+    langListeners.push(renderHeader);
+    applyI18n(); renderHeader();
+    setInterval(renderHeader, 1000);
+    connect();
+  }
+
+  window.ARBIG = { t, applyI18n, onLang: (fn) => langListeners.push(fn), lang: () => lang, fmtDateTime, fmtTime, num, signed,
+    pnlClass, ageText, esc, api, detailText, confirmCommand, openDialog, showOutcome, newCommandId, on, subscribe,
+    unsubscribe, state, serverNow, $ };
+  document.addEventListener("DOMContentLoaded", initChrome);
+})();

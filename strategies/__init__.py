@@ -1,0 +1,1 @@
+"""CTA strategies loaded by vnpy's CtaEngine as they are (each module holds CtaTemplate subclasses)."""

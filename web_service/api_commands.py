@@ -1,0 +1,114 @@
+"""JSON API for operator actions: commands to the core, and the main-contract switch.
+
+Every route here changes something, so every route depends on `require_csrf`. Input is validated
+with the contract's models before anything is sent (422, nothing sent). The core's answer maps to
+200 (done), 409 (refused), 422 (failed); no answer in time is 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from common.config import ConfigError, update_main_contract_file
+from common.contract import (
+    COMMAND_ID_RE,
+    ClosePositionParams,
+    Command,
+    CommandType,
+    PositionState,
+    position_field,
+)
+from web_service.auth import require_csrf
+from web_service.errors import validation_response
+from web_service.services import Services, Svc
+from web_service.settings import MAIN_SWITCH_WAIT_S
+
+router = APIRouter(prefix="/api", tags=["commands"], dependencies=[Depends(require_csrf)])
+_switch_lock = asyncio.Lock()
+
+
+class CommandRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=COMMAND_ID_RE.pattern, description="made by the page when the confirmation opens")
+    type: CommandType
+    params: dict[str, Any] = {}
+
+
+class SwitchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str = Field(pattern=r"^[a-z]{1,2}\d{4}$", description="contract code, e.g. au2706")
+
+
+async def _check_close(svc: Services, params: ClosePositionParams) -> None:
+    """Refuse (409, nothing sent) a close of more than the position the core reports."""
+    raw = await svc.redis.hget(svc.web.keys.positions, position_field(params.vt_symbol, params.direction))
+    held = 0.0
+    if raw:
+        held = PositionState.model_validate_json(raw).volume
+    if held <= 0:
+        raise HTTPException(409, f"no {params.direction} position in {params.vt_symbol} to close")
+    if params.volume > held:
+        raise HTTPException(409, f"cannot close {params.volume} lots: the {params.direction} position in"
+                                 f" {params.vt_symbol} is {held:g} lots")
+
+
+@router.post("/commands", summary="Send a command to the core (strategy.*, position.close, order.cancel,"
+             " emergency.stop) and wait for its answer")
+async def post_command(body: CommandRequest, svc: Svc) -> JSONResponse:
+    if body.type == CommandType.CONTRACT_SWITCH:
+        raise HTTPException(422, "switch the main contract with POST /api/main-contract")
+    try:
+        command = Command(id=body.id, type=body.type, params=body.params, source="web", operator="operator",
+                          ttl_s=svc.web.config.core.command_ttl_s)
+    except ValidationError as exc:
+        return validation_response(exc.errors(), f"invalid {body.type.value} command, nothing sent")
+    if command.type == CommandType.POSITION_CLOSE:
+        await _check_close(svc, command.typed_params())
+    outcome = await svc.commands.send(command)
+    return JSONResponse(outcome.body, status_code=outcome.http_status)
+
+
+async def _wait_for_main(svc: Services, symbol: str) -> dict[str, Any] | None:
+    deadline = time.monotonic() + MAIN_SWITCH_WAIT_S
+    while time.monotonic() < deadline:
+        main = await svc.live.main_contract()
+        if main and main.symbol == symbol:
+            return main.model_dump()
+        await asyncio.sleep(0.25)
+    return None
+
+
+@router.post("/main-contract", summary="Switch the main contract: writes the config file, waits for the core")
+async def post_main_contract(body: SwitchRequest, svc: Svc) -> JSONResponse:
+    known = {c.symbol for c in await svc.live.contracts()}
+    if body.symbol not in known:
+        raise HTTPException(422, f"the gateway does not know {body.symbol}; choose one of {sorted(known)}")
+    if _switch_lock.locked():
+        raise HTTPException(409, "a main-contract switch is already in progress")
+    async with _switch_lock:
+        current = await svc.live.main_contract()
+        if current and current.symbol == body.symbol:
+            return JSONResponse({"status": "unchanged", "main_contract": current.model_dump(),
+                                 "detail": f"{body.symbol} is already the main contract"})
+        try:
+            await asyncio.to_thread(update_main_contract_file, svc.web.config_file, body.symbol)
+        except (ConfigError, OSError, ValueError) as exc:
+            raise HTTPException(422, f"the config file was not changed: {exc}") from exc
+        switched = await _wait_for_main(svc, body.symbol)
+    if switched:
+        return JSONResponse({"status": "switched", "main_contract": switched,
+                             "detail": f"the core now uses {body.symbol} as the main contract"})
+    return JSONResponse(
+        {"status": "pending", "main_contract": current.model_dump() if current else None,
+         "detail": f"the config file now names {body.symbol}, but the core had not switched within"
+                   f" {MAIN_SWITCH_WAIT_S:g} s; is it running? Check the system events."},
+        status_code=202,
+    )

@@ -1,0 +1,131 @@
+"""JSON API for history from MySQL: trades (+ CSV export), equity curve, triggers, system events.
+
+Times in answers are UTC (`ts`, ISO with Z, and `ts_ms`); pages show them in Asia/Shanghai.
+A `time_from`/`time_to` without an offset is read as Asia/Shanghai time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import StreamingResponse
+
+from common.trading_calendar import CHINA_TZ
+from web_service import history
+from web_service.auth import require_session
+from web_service.history import BadCursor, TradeQuery
+from web_service.services import Svc
+from web_service.settings import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+
+router = APIRouter(prefix="/api", tags=["history"], dependencies=[Depends(require_session)])
+SYMBOL = r"^[A-Za-z]{1,2}\d{3,4}$"
+PageSize = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX, description=f"rows per page, at most {PAGE_SIZE_MAX}")]
+Cursor = Annotated[str | None, Query(max_length=20, description="next_cursor of the previous page")]
+CSV_COLUMNS = ["id", "trading_day", "time_china", "time_utc", "symbol", "exchange", "direction", "offset",
+               "price", "volume", "tradeid", "orderid", "strategy", "gateway"]
+
+
+def _utc_naive(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=CHINA_TZ)
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def trade_query(
+    symbol: Annotated[str | None, Query(pattern=SYMBOL, description="contract, e.g. au2702")] = None,
+    direction: Literal["LONG", "SHORT"] | None = None,
+    day_from: Annotated[date | None, Query(description="first trading day (YYYY-MM-DD)")] = None,
+    day_to: Annotated[date | None, Query(description="last trading day (YYYY-MM-DD), inclusive")] = None,
+    time_from: Annotated[datetime | None, Query(description="from (ISO 8601; no offset = Asia/Shanghai)")] = None,
+    time_to: Annotated[datetime | None, Query(description="before (ISO 8601; no offset = Asia/Shanghai)")] = None,
+    page_size: PageSize = PAGE_SIZE_DEFAULT,
+    cursor: Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")] = None,
+) -> TradeQuery:
+    if (day_from or day_to) and (time_from or time_to):
+        raise HTTPException(422, "filter by trading day (day_from/day_to) or by time (time_from/time_to), not both")
+    if day_from and day_to and day_from > day_to:
+        raise HTTPException(422, "day_from is after day_to")
+    q = TradeQuery(symbol, direction, day_from, day_to, _utc_naive(time_from), _utc_naive(time_to), page_size, cursor)
+    if q.time_from and q.time_to and q.time_from >= q.time_to:
+        raise HTTPException(422, "time_from must be before time_to")
+    if cursor:
+        try:
+            history.parse_cursor(cursor)
+        except BadCursor as exc:
+            raise HTTPException(422, str(exc)) from exc
+    return q
+
+
+TradeFilter = Annotated[TradeQuery, Depends(trade_query)]
+
+
+@router.get("/trades", summary="Trade history, newest first, keyset-paginated (follow next_cursor)")
+def get_trades(q: TradeFilter, svc: Svc) -> dict[str, Any]:
+    return history.trade_page(svc.db, q)
+
+
+def _csv_lines(batches: Iterator[list[dict[str, Any]]]) -> Iterator[str]:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    for rows in batches:
+        for r in rows:
+            utc = r["ts"].replace(tzinfo=UTC)
+            writer.writerow([
+                r["id"], r["trading_day"].isoformat(),
+                utc.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+                utc.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                r["symbol"], r["exchange"], r["direction"], r["offset_"], str(r["price"]), str(r["volume"]),
+                r["tradeid"], r["orderid"], r["strategy"] or "", r["gateway"],
+            ])
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    yield buf.getvalue()
+
+
+@router.get("/trades.csv", summary="CSV export of every trade matching the filters (page_size ignored)")
+def get_trades_csv(q: TradeFilter, svc: Svc) -> StreamingResponse:
+    batches = history.trade_batches(svc.db, q)
+    first = next(batches, [])  # runs the first query now: a MySQL error is a clean 503, not a cut-off file
+    stamp = datetime.now(CHINA_TZ).strftime("%Y%m%d_%H%M%S")
+    headers = {"Content-Disposition": f'attachment; filename="arbig_trades_{stamp}.csv"'}
+    return StreamingResponse(_csv_lines(itertools.chain([first], batches)), media_type="text/csv; charset=utf-8",
+                             headers=headers)
+
+
+@router.get("/account/equity", summary="Equity curve (balance) from account snapshots")
+async def get_equity(svc: Svc, range: Literal["today", "week", "month", "all"] = "today") -> dict[str, Any]:
+    return await asyncio.to_thread(history.equity_curve, svc.db, range)
+
+
+def _int_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    if not cursor.isdigit():
+        raise HTTPException(422, "cursor must be the next_cursor value of a previous page")
+    return int(cursor)
+
+
+@router.get("/triggers", summary="Strategy trigger records, newest first (optionally of one strategy)")
+def get_triggers(
+    svc: Svc,
+    strategy: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    cursor: Cursor = None,
+    page_size: PageSize = PAGE_SIZE_DEFAULT,
+) -> dict[str, Any]:
+    return history.trigger_page(svc.db, strategy, _int_cursor(cursor), page_size)
+
+
+@router.get("/system/events", summary="System events (connects, logins, errors ...), newest first")
+def get_system_events(svc: Svc, cursor: Cursor = None, page_size: PageSize = PAGE_SIZE_DEFAULT) -> dict[str, Any]:
+    return history.system_events(svc.db, _int_cursor(cursor), page_size)

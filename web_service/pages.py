@@ -1,0 +1,122 @@
+"""HTML pages (Jinja2) and the login/logout routes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from common.config import PROJECT_ROOT
+from web_service.auth import CsrfSession, OptionalSession, PageSession, safe_next, same_origin
+from web_service.services import Services, Svc
+from web_service.sessions import Session
+from web_service.settings import SESSION_COOKIE, SESSION_TTL_S
+
+log = logging.getLogger(__name__)
+templates = Jinja2Templates(directory=str(PROJECT_ROOT / "templates"))
+router = APIRouter(include_in_schema=False)
+
+PAGES = {
+    "/": ("system", "system.html"),
+    "/market": ("market", "market.html"),
+    "/positions": ("positions", "positions.html"),
+    "/account": ("account", "account.html"),
+    "/strategy": ("strategy", "strategy.html"),
+    "/trades": ("trades", "trades.html"),
+}
+
+
+def _page_context(svc: Services, session: Session, page: str) -> dict[str, Any]:
+    web = svc.web.config.web
+    return {
+        "page": page,
+        "csrf_token": session.csrf,
+        "reconnect_max_attempts": web.reconnect_max_attempts,
+        "stale_after_s": web.stale_after_s,
+        "command_timeout_s": web.command_timeout_s,
+        "main_contract": svc.hub.main_symbol,
+        "multiplier": svc.web.multiplier,
+    }
+
+
+def _page_route(template: str, page: str) -> Any:
+    async def render(request: Request, session: PageSession, svc: Svc) -> HTMLResponse:
+        return templates.TemplateResponse(request, template, _page_context(svc, session, page))
+
+    render.__name__ = f"page_{page}"
+    return render
+
+
+for _path, (_page, _template) in PAGES.items():
+    router.add_api_route(_path, _page_route(_template, _page), methods=["GET"], response_class=HTMLResponse)
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _login_page(request: Request, status: int, error: str = "", next_path: str = "/", retry: float = 0) -> Response:
+    headers = {"Retry-After": str(int(retry) + 1)} if retry else None
+    context = {"error": error, "next": safe_next(next_path)}
+    return templates.TemplateResponse(request, "login.html", context, status_code=status, headers=headers)
+
+
+@router.get("/login")
+async def login_form(request: Request, session: OptionalSession, next: str = "/") -> Response:  # noqa: A002
+    if session is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _login_page(request, 200, next_path=next)
+
+
+async def _read_login(request: Request) -> tuple[str, str, bool]:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        data = await request.json()
+        return str(data.get("password", "")), str(data.get("next", "/")), True
+    form = await request.form()
+    return str(form.get("password", "")), str(form.get("next", "/")), False
+
+
+def _answer(request: Request, as_json: bool, status: int, error: str, next_path: str, retry: float = 0) -> Response:
+    if as_json:
+        headers = {"Retry-After": str(int(retry) + 1)} if retry else None
+        return JSONResponse({"detail": error}, status_code=status, headers=headers)
+    return _login_page(request, status, error, next_path, retry)
+
+
+@router.post("/login")
+async def login(request: Request, svc: Svc) -> Response:
+    password, next_path, as_json = await _read_login(request)
+    if not same_origin(request.headers):
+        return _answer(request, as_json, 403, "cross-origin login refused", next_path)
+    ip = _client_ip(request)
+    wait = await svc.throttle.retry_after(ip)
+    if wait > 0:
+        return _answer(request, as_json, 429, f"too many failed logins: wait {wait:.0f} s", next_path, wait)
+    if not password or not await asyncio.to_thread(svc.operator.verify, password):
+        failures = await svc.throttle.record_failure(ip)
+        log.warning("failed login from %s (%d in a row)", ip, failures)
+        delay = svc.throttle.delay_for(failures)
+        note = f"; next attempt allowed in {delay:.0f} s" if delay else ""
+        return _answer(request, as_json, 401, f"wrong password{note}", next_path)
+    await svc.throttle.reset(ip)
+    token, session = await svc.sessions.create(ip)
+    log.info("operator logged in from %s", ip)
+    if as_json:
+        response: Response = JSONResponse({"ok": True, "csrf_token": session.csrf})
+    else:
+        response = RedirectResponse(safe_next(next_path), status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_TTL_S, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", path="/")
+    return response
+
+
+@router.post("/logout")
+async def logout(session: CsrfSession, svc: Svc) -> Response:
+    await svc.sessions.delete(session)
+    response = JSONResponse({"ok": True})
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

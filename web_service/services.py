@@ -1,0 +1,80 @@
+"""The service objects one running web app shares (Redis, MySQL, sessions, hub, commands)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Annotated
+
+import redis.asyncio as aioredis
+from fastapi import Depends, Request, WebSocket
+
+from common.db import Database
+from web_service.commands import CommandSender
+from web_service.live_state import LiveState
+from web_service.passwords import OperatorStore
+from web_service.sessions import LoginThrottle, SessionStore
+from web_service.settings import SESSION_TTL_S, WebSettings
+from web_service.ws_hub import Hub
+
+log = logging.getLogger(__name__)
+REDIS_CLIENT_NAME = "arbig-web"  # visible in CLIENT LIST: one XREAD connection per followed stream
+
+
+@dataclass
+class Services:
+    web: WebSettings
+    redis: aioredis.Redis
+    db: Database
+    operator: OperatorStore
+    sessions: SessionStore
+    throttle: LoginThrottle
+    live: LiveState
+    hub: Hub
+    commands: CommandSender
+
+    @classmethod
+    def build(cls, web: WebSettings) -> Services:
+        cfg = web.config
+        password = web.secrets.redis_password.get_secret_value() or None
+        client = aioredis.Redis(
+            host=cfg.redis.host, port=cfg.redis.port, db=cfg.redis.db, password=password,
+            decode_responses=True, socket_connect_timeout=3, health_check_interval=15, client_name=REDIS_CLIENT_NAME,
+        )
+        db = Database(cfg.mysql, web.secrets, max_connections=16)
+        live = LiveState(client, web.keys)
+        return cls(
+            web=web,
+            redis=client,
+            db=db,
+            operator=OperatorStore(db),
+            sessions=SessionStore(client, web.keys, SESSION_TTL_S),
+            throttle=LoginThrottle(client, web.keys),
+            live=live,
+            hub=Hub(live, web, db),
+            commands=CommandSender(client, web.keys, cfg.web.command_timeout_s),
+        )
+
+    async def start(self) -> None:
+        try:  # warm the hash cache so a later MySQL outage does not lock the operator out
+            await asyncio.to_thread(self.operator.get_hash)
+        except Exception as exc:
+            log.warning("cannot read the operator password hash yet: %s", type(exc).__name__)
+        await self.hub.start()
+
+    async def close(self) -> None:
+        await self.hub.stop()
+        await self.redis.aclose()
+        self.db.close()
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def ws_services(websocket: WebSocket) -> Services:
+    return websocket.app.state.services
+
+
+Svc = Annotated[Services, Depends(services)]
