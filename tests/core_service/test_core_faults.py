@@ -26,16 +26,22 @@ from tests.core_service.harness import CoreHarness
 from tests.helpers import deep_merge, eventually
 from tests.netproxy import TcpProxy
 
-OUTAGE_S = float(os.environ.get("ARBIG_TEST_MYSQL_OUTAGE_S", "5"))
+OUTAGE_S = float(os.environ.get("ARBIG_TEST_MYSQL_OUTAGE_S", "60"))
 
 
 def trade_count(db: Database) -> int:
     return db.query("SELECT COUNT(*) AS n FROM trades")[0]["n"]
 
 
+def sleep_until(deadline: float) -> None:
+    time.sleep(max(0.0, deadline - time.monotonic()))
+
+
 def test_mysql_outage_loses_no_trade_also_across_a_restart(
     config_dict: dict[str, Any], mysql_cfg: MysqlConfig, db: Database, tmp_path: Path
 ) -> None:
+    """MySQL is unreachable for OUTAGE_S (a minute by default) while trades keep happening; the core
+    restarts in the middle of it. Every trade reaches MySQL once it returns, each exactly once."""
     proxy = TcpProxy(mysql_cfg.host, mysql_cfg.port)
     config = deep_merge(config_dict, {"mysql": {"port": proxy.port}})
     core = CoreHarness(config, tmp_path / "arbig.json")
@@ -46,20 +52,27 @@ def test_mysql_outage_loses_no_trade_also_across_a_restart(
         proxy.down()
         started = time.monotonic()
         core.open_position(Direction.LONG, 2)
-        core.open_position(Direction.SHORT, 1)
         eventually(lambda: not core.heartbeat().mysql_ok and core.heartbeat().mysql_backlog > 0,
                    what="heartbeat shows MySQL down and a backlog")
-        time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - started)))
+        sleep_until(started + OUTAGE_S * 0.3)
+        core.open_position(Direction.SHORT, 1)
+        sleep_until(started + OUTAGE_S * 0.5)
         assert trade_count(db) == 1
         core.stop()  # the core restarts while MySQL is still unreachable
         assert (core.config.runtime_path() / "mysql_spool.jsonl").exists()
-        proxy.up()
         core.start()
-        eventually(lambda: trade_count(db) == 3, timeout=15, what="spooled trades written after restart")
+        core.open_position(Direction.SHORT, 1)  # a trade after the restart, MySQL still down
+        sleep_until(started + OUTAGE_S)
+        assert trade_count(db) == 1
+        assert not core.heartbeat().mysql_ok
+        proxy.up()
+        eventually(lambda: trade_count(db) == 4, timeout=20, what="spooled trades written when MySQL returned")
         eventually(lambda: core.heartbeat().mysql_ok and core.heartbeat().mysql_backlog == 0)
-        time.sleep(1.0)  # the sim replayed today's trades on connect, as CTP does: still three rows
-        assert trade_count(db) == 3
-        assert db.query("SELECT COUNT(DISTINCT tradeid) AS n FROM trades")[0]["n"] == 3
+        time.sleep(1.0)  # the sim replayed today's trades on reconnect, as CTP does: still four rows
+        assert trade_count(db) == 4
+        assert db.query("SELECT COUNT(DISTINCT tradeid) AS n FROM trades")[0]["n"] == 4
+        volumes = db.query("SELECT direction, SUM(volume) AS v FROM trades GROUP BY direction ORDER BY direction")
+        assert [(row["direction"], int(row["v"])) for row in volumes] == [("LONG", 3), ("SHORT", 2)]
     finally:
         core.stop()
         proxy.down()

@@ -200,7 +200,8 @@ def test_each_page_renders_live_data(page: Any, app: App, name: str) -> None:
     ws_live(page)
     page.wait_for_function("([sel, text]) => (document.querySelector(sel)?.innerText || '').includes(text)",
                            arg=[selector, expected])
-    assert page.inner_text("#core-state").strip() in ("核心运行", "Core up")
+    # the status snapshot may land after the page's own data: wait for it rather than read it once
+    page.wait_for_function("() => ['核心运行', 'Core up'].includes(document.querySelector('#core-state').innerText.trim())")
     assert "Asia/Shanghai" in page.inner_text(".tz")
     assert page.is_visible("#estop")
     page.wait_for_timeout(800)  # let the charts draw
