@@ -1,4 +1,5 @@
-/* Account page: balances with live unrealized PnL, equity curve from snapshots (range choice) plus the live point. */
+/* Account page: balances with live unrealized PnL, equity curve from snapshots (range choice) plus the live point,
+   and performance figures for the same range (re-read when a fill arrives). */
 "use strict";
 (function () {
   const A = window.ARBIG, $ = A.$;
@@ -35,11 +36,60 @@
     history = res.body.points.map((p) => [p[0], p[1]]);
     redraw();
   }
+  function choose(next) { load(next); loadPerf(); }
+
+  /* ---------------------------------------------------------------- performance (same range as the chart) */
+  let perf = null, perfTimer = null;
+  function pct(v) {
+    if (v === null || v === undefined) return A.t("none");
+    return v > 0 && v < 0.0001 ? "<0.01%" : (v * 100).toFixed(2) + "%";
+  }
+  function ratio(v) { return v === null || v === undefined ? A.t("none") : Number(v).toFixed(2); }
+  function duration(s) { return s === null || s === undefined ? A.t("none") : A.ageText(s); }
+  function note(cls, text) { return '<div class="msg ' + cls + '">' + A.esc(text) + "</div>"; }
+  function renderPerf() {
+    if (!perf) return;
+    const tr = perf.trades, eq = perf.equity, dd = eq.drawdown, ra = eq.ratios;
+    $("#p-closed").textContent = tr.closed_trades + " (" + A.t("p_wins_losses", { w: tr.wins, l: tr.losses }) + ")";
+    $("#p-win-rate").textContent = pct(tr.win_rate);
+    set("p-net", tr.net_pnl, true); set("p-commission", eq.commission);
+    $("#p-profit-factor").textContent = ratio(tr.profit_factor);
+    set("p-expectancy", tr.expectancy, true); set("p-avg-win", tr.avg_win, true); set("p-avg-loss", tr.avg_loss, true);
+    set("p-best", tr.best, true); set("p-worst", tr.worst, true);
+    $("#p-holding").textContent = duration(tr.avg_holding_s);
+    $("#p-drawdown").textContent = dd.amount ? A.num(dd.amount) + " (" + pct(dd.pct) + ")" : A.num(0);
+    $("#p-dd-when").textContent = dd.peak_ts ? A.fmtDateTime(dd.peak_ts) + " → " + A.fmtDateTime(dd.trough_ts) : A.t("none");
+    const few = ra.returns < 2 ? " (" + A.t("p_needs_days") + ")" : "";
+    $("#p-sharpe").textContent = ratio(ra.sharpe) + few;
+    $("#p-sortino").textContent = ratio(ra.sortino) + few;
+    $("#p-days").textContent = String(ra.days);
+    const lots = Object.entries(perf.open_lots).map(([k, v]) => k + " " + v).join(", ");
+    $("#p-notes").innerHTML = (perf.unmatched_close_volume ? note("warn", A.t("p_unmatched", { v: perf.unmatched_close_volume })) : "")
+      + (perf.fills_truncated ? note("warn", A.t("p_truncated", { n: perf.fills_considered })) : "")
+      + (lots ? '<div class="muted">' + A.esc(A.t("p_open_lots", { lots })) + "</div>" : "");
+  }
+  async function loadPerf() {
+    const asked = range;
+    $("#p-as-of").textContent = "…";
+    const res = await A.api("GET", "/api/performance?range=" + asked);
+    if (asked !== range) return;  // the operator chose another range meanwhile
+    if (res.status !== 200) {
+      $("#p-notes").innerHTML = note("bad", A.t("p_failed", { reason: A.detailText(res.body) }));
+      return;
+    }
+    perf = res.body;
+    $("#perf").dataset.range = asked;
+    $("#p-as-of").textContent = A.fmtTime(A.serverNow());
+    renderPerf();
+  }
+  function perfSoon() { clearTimeout(perfTimer); perfTimer = setTimeout(loadPerf, 1000); }  // a burst of fills: one read
 
   chart = A.lineChart($("#a-chart"), "equity", { digits: 2, axisDigits: 0 });
-  document.querySelectorAll("#ranges button").forEach((b) => { b.onclick = () => load(b.dataset.range); });
+  document.querySelectorAll("#ranges button").forEach((b) => { b.onclick = () => choose(b.dataset.range); });
+  $("#p-refresh").onclick = loadPerf;
   A.on("account", render);
-  A.subscribe(["account"]);
-  A.onLang(() => render(account));
-  load("today");
+  A.on("trades", (data, kind) => { if (kind === "update") perfSoon(); });
+  A.subscribe(["account", "trades"]);
+  A.onLang(() => { render(account); renderPerf(); });
+  choose("today");
 })();

@@ -12,13 +12,14 @@ import io
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
 from common.trading_calendar import CHINA_TZ
-from web_service import history
+from web_service import history, performance_history
 from web_service.auth import require_session
 from web_service.history import BadCursor, TradeQuery
 from web_service.services import Svc
@@ -28,6 +29,7 @@ router = APIRouter(prefix="/api", tags=["history"], dependencies=[Depends(requir
 SYMBOL = r"^[A-Za-z]{1,2}\d{3,4}$"
 PageSize = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX, description=f"rows per page, at most {PAGE_SIZE_MAX}")]
 Cursor = Annotated[str | None, Query(max_length=20, description="next_cursor of the previous page")]
+Range = Literal["today", "week", "month", "all"]
 CSV_COLUMNS = ["id", "trading_day", "time_china", "time_utc", "symbol", "exchange", "direction", "offset",
                "price", "volume", "tradeid", "orderid", "strategy", "gateway"]
 
@@ -104,8 +106,16 @@ def get_trades_csv(q: TradeFilter, svc: Svc) -> StreamingResponse:
 
 
 @router.get("/account/equity", summary="Equity curve (balance) from account snapshots")
-async def get_equity(svc: Svc, range: Literal["today", "week", "month", "all"] = "today") -> dict[str, Any]:
+async def get_equity(svc: Svc, range: Range = "today") -> dict[str, Any]:
     return await asyncio.to_thread(history.equity_curve, svc.db, range)
+
+
+@router.get("/performance", summary="Closed-trade statistics, max drawdown and daily Sharpe/Sortino for a range")
+async def get_performance(svc: Svc, range: Range = "today") -> dict[str, Any]:
+    sizes = {c.symbol: Decimal(str(c.size)) for c in await svc.live.contracts() if c.size > 0}
+    default = Decimal(str(svc.web.multiplier))
+    return await asyncio.to_thread(performance_history.performance_report, svc.db, range,
+                                   lambda symbol: sizes.get(symbol, default))
 
 
 def _int_cursor(cursor: str | None) -> int | None:

@@ -139,15 +139,22 @@ def trade_batches(db: Database, q: TradeQuery, batch: int = 5000) -> Iterator[li
         cursor = make_cursor(rows[-1])
 
 
+RANGE_DAYS = {"week": 7, "month": 30}
+
+
+def range_filter(range_name: str, now: datetime | None = None) -> tuple[str, list[Any]]:
+    """SQL condition on `trading_day`/`ts` for a range: today (the trading day), week, month or all."""
+    now = now or datetime.now(UTC)
+    if range_name == "today":
+        return "trading_day = %s", [trading_day(now)]
+    if range_name in RANGE_DAYS:
+        return "ts >= %s", [(now - timedelta(days=RANGE_DAYS[range_name])).astimezone(UTC).replace(tzinfo=None)]
+    return "1=1", []
+
+
 def equity_curve(db: Database, range_name: str, now: datetime | None = None) -> dict[str, Any]:
     """Balance over time from account_snapshots, at most EQUITY_MAX_POINTS points (bucketed)."""
-    now = now or datetime.now(UTC)
-    where, args = "1=1", []
-    if range_name == "today":
-        where, args = "trading_day = %s", [trading_day(now)]
-    elif range_name in ("week", "month"):
-        days = 7 if range_name == "week" else 30
-        where, args = "ts >= %s", [(now - timedelta(days=days)).astimezone(UTC).replace(tzinfo=None)]
+    where, args = range_filter(range_name, now)
     stats = db.query(f"SELECT COUNT(*) n, MIN(ts) lo, MAX(ts) hi FROM account_snapshots WHERE {where}", args)[0]
     bucket_s = 0
     if stats["n"] > EQUITY_MAX_POINTS:

@@ -142,7 +142,8 @@ def test_mysql_outage_is_503_while_live_data_and_login_still_work(
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE `{mysql_cfg.database}`")
     conn.close()
-    for url in ("/api/trades", "/api/triggers", "/api/system/events", "/api/account/equity", "/api/trades.csv"):
+    for url in ("/api/trades", "/api/triggers", "/api/system/events", "/api/account/equity", "/api/trades.csv",
+                "/api/performance"):
         res = api.get(url)
         assert res.status_code == 503 and "MySQL is unavailable" in res.json()["detail"], url
     assert api.get("/api/positions").status_code == 200

@@ -305,6 +305,22 @@ def test_a_running_strategys_real_signals_appear_live(page: Any, app: App) -> No
     assert rows and any(r["result"] == "success" for r in rows)
 
 
+def test_account_performance_panel_agrees_with_the_trade_records(page: Any, app: App) -> None:
+    page.goto(app.base_url + "/account")
+    ws_live(page)
+    page.click('#ranges button[data-range="all"]')
+    page.locator('#perf[data-range="all"]').wait_for()
+    report = page.evaluate("async () => (await fetch('/api/performance?range=all')).json()")
+    recorded = app.db.query("SELECT COUNT(*) AS n FROM trades")[0]["n"]
+    assert report["fills_considered"] == recorded > 0, "the earlier tests traded: the report reads every fill"
+    shown = page.inner_text("#p-closed")
+    assert shown.split(" ")[0] == str(report["trades"]["closed_trades"])
+    if report["unmatched_close_volume"]:  # the close test closed a seeded position: no recorded opening
+        assert page.is_visible("#p-notes .msg.warn")
+    page.wait_for_timeout(800)  # let the chart draw
+    page.screenshot(path=str(SHOTS / "arbig_page_account_performance.png"), full_page=True)
+
+
 class _EvilPage(BaseHTTPRequestHandler):
     target = ""
 
