@@ -46,6 +46,7 @@ from common.config import AppConfig, MysqlConfig, RedisConfig, WebConfig  # noqa
 from common.contract import Keys, TickMessage  # noqa: E402
 from common.db import Database, migrate  # noqa: E402
 from common.trading_calendar import CHINA_TZ, trading_day_str  # noqa: E402
+from web_service import performance_history  # noqa: E402
 from web_service.passwords import OperatorStore  # noqa: E402
 
 SYMBOL = "au2702"
@@ -318,6 +319,25 @@ def run_trades(args: argparse.Namespace, config: AppConfig, base: str, cookie: s
         print(f"{name:<26} {len(values):>4} {pct(values, .5):>8.2f} {pct(values, .95):>8.2f} {max(values):>8.2f}")
     print(f"{'ALL':<26} {len(everything):>4} {pct(everything, .5):>8.2f} {pct(everything, .95):>8.2f} "
           f"{max(everything):>8.2f}")
+    run_performance(base, cookie)
+
+
+def run_performance(base: str, cookie: str, repeat: int = 5) -> None:
+    """/api/performance matches fills from the start of the records (capped): the costliest read we serve."""
+    print("\n== /api/performance over the same trades (fills matched from the newest "
+          f"{performance_history.MAX_FILLS:,})")
+    print(f"{'range':<10} {'n':>4} {'p50 ms':>8} {'max ms':>8} {'fills':>8} {'closed':>8}")
+    with httpx.Client(base_url=base, headers={"Cookie": cookie}, timeout=60) as http:
+        for name in ("today", "week", "month", "all"):
+            took, body = [], {}
+            for _ in range(repeat):
+                start = time.perf_counter()
+                res = http.get("/api/performance", params={"range": name})
+                took.append((time.perf_counter() - start) * 1000)
+                res.raise_for_status()
+                body = res.json()
+            print(f"{name:<10} {repeat:>4} {pct(took, .5):>8.1f} {max(took):>8.1f} {body['fills_considered']:>8} "
+                  f"{body['trades']['closed_trades']:>8}", flush=True)
 
 
 def main() -> int:
@@ -325,6 +345,7 @@ def main() -> int:
     parser.add_argument("--trades", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per tick-rate case (2/s: at least 10)")
     parser.add_argument("--quick", action="store_true", help="skip 1000 ticks/s")
+    parser.add_argument("--no-ticks", action="store_true", help="only the MySQL history part")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="arbig-bench-web-") as tmp:
         config, path = make_config(Path(tmp))
@@ -338,7 +359,8 @@ def main() -> int:
             base = f"http://127.0.0.1:{config.web.port}"
             cookie = login(base)
             print(f"web service pid {proc.pid} on {base}; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
-            run_ticks(args, base, cookie, r, Keys(config.redis.key_prefix))
+            if not args.no_ticks:
+                run_ticks(args, base, cookie, r, Keys(config.redis.key_prefix))
             run_trades(args, config, base, cookie)
         finally:
             proc.terminate()

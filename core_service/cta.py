@@ -4,7 +4,8 @@
 - `send_order` is wrapped so every signal becomes a TriggerRecord, also when the offset converter
   turns it into no order at all (closing more than is held): that one is recorded as failed with
   the reason. The trigger's result follows its orders: success when filled, failed when rejected
-  or cancelled unfilled.
+  or cancelled unfilled. A local stop order's trigger waits for the stop: once triggered it follows
+  the limit orders vnpy sent for it; cancelled before triggering, it failed.
 - A strategy that raises is stopped by vnpy *without* a strategy event; here it is recorded, its
   orders are cancelled and a strategy event with the error is published, so the UI re-reads it.
 """
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 import vnpy_ctastrategy
 from vnpy.trader.constant import Direction, Offset, Status
 from vnpy.trader.object import OrderData
+from vnpy_ctastrategy.base import StopOrder, StopOrderStatus
 from vnpy_ctastrategy.engine import CtaEngine
 from vnpy_ctastrategy.template import CtaTemplate
 
@@ -75,6 +77,7 @@ class ArbigCtaEngine(CtaEngine):
         self.started_once: set[str] = set()
         self.initing: set[str] = set()
         self._pending: dict[str, _PendingTrigger] = {}  # vt_orderid -> trigger waiting for its orders
+        self._pending_stops: dict[str, str] = {}  # stop_orderid -> trigger uid, until the stop triggers
         self._pending_lock = threading.Lock()
 
     # ------------------------------------------------------------ strategy classes
@@ -104,16 +107,38 @@ class ArbigCtaEngine(CtaEngine):
             error=error,
         )
         server_orders = [o for o in vt_orderids if not str(o).startswith("STOP")]
-        if server_orders:
-            pending = _PendingTrigger(record.uid, server_orders)
-            with self._pending_lock:
-                for vt_orderid in server_orders:
-                    self._pending[vt_orderid] = pending
+        with self._pending_lock:
+            for stop_orderid in set(vt_orderids) - set(server_orders):
+                self._pending_stops[stop_orderid] = record.uid
+        self._await_orders(record.uid, server_orders)
         if self.sink:
             self.sink.on_trigger(record)
         if error:
             self.write_log(f"signal produced no order: {error}", strategy)
         return vt_orderids
+
+    def _await_orders(self, uid: str, vt_orderids: list[str]) -> None:
+        if not vt_orderids:
+            return
+        pending = _PendingTrigger(uid, vt_orderids)
+        with self._pending_lock:
+            for vt_orderid in vt_orderids:
+                self._pending[vt_orderid] = pending
+
+    def put_stop_order_event(self, stop_order: StopOrder) -> None:
+        """vnpy calls this when a local stop order is placed, triggered or cancelled (event thread,
+        before any update of the orders it just sent can be handled)."""
+        super().put_stop_order_event(stop_order)
+        if stop_order.status == StopOrderStatus.WAITING:
+            return
+        with self._pending_lock:
+            uid = self._pending_stops.pop(stop_order.stop_orderid, None)
+        if uid is None:
+            return
+        if stop_order.status == StopOrderStatus.TRIGGERED:
+            self._await_orders(uid, list(stop_order.vt_orderids))
+        elif self.sink:
+            self.sink.on_trigger_result(uid, "failed", "stop order cancelled before it triggered")
 
     def _why_no_order(self, strategy: CtaTemplate, direction: Direction, offset: Offset, volume: float) -> str:
         contract = self.main_engine.get_contract(strategy.vt_symbol)

@@ -56,6 +56,23 @@ class SignalStrategy(_Quiet):
             self.cover(tick.ask_price_1 + 0.1, 5)
 
 
+class StopOrderStrategy(_Quiet):
+    """On its first tick: a stop buy the next tick triggers, and a stop short far below the market."""
+
+    author = "test"
+    parameters: list[str] = []
+    variables = ["ticks"]
+    ticks = 0
+
+    def on_tick(self, tick: TickData) -> None:
+        self.ticks += 1
+        if self.ticks == 1:
+            self.signal_condition = "stop buy below the market: triggers at once"
+            self.buy(tick.last_price - 1.0, 1, stop=True)
+            self.signal_condition = "stop short far below the market: never triggers"
+            self.short(tick.last_price - 100.0, 1, stop=True)
+
+
 @pytest.fixture
 def strat_core(config_dict: dict[str, Any], tmp_path) -> Any:
     config = deep_merge(config_dict, {"strategies": [
@@ -111,6 +128,23 @@ def test_every_signal_is_recorded_with_its_result(core: CoreHarness, db: Databas
     eventually(lambda: triggers()[0]["result"] == "success", what="buy filled -> success")
     trade = eventually(lambda: db.query("SELECT strategy FROM trades WHERE strategy='signals'"))
     assert trade[0]["strategy"] == "signals"
+
+
+def test_local_stop_order_triggers_follow_the_stop(core: CoreHarness, db: Database) -> None:
+    start_class(core, StopOrderStrategy, "stops")
+
+    def triggers() -> list[dict]:
+        return db.query("SELECT action, result, vt_orderids, error FROM strategy_triggers "
+                        "WHERE strategy='stops' ORDER BY id")
+
+    eventually(lambda: len(triggers()) == 2, what="two stop signals recorded")
+    assert all(row["vt_orderids"].startswith("STOP.") for row in triggers())
+    eventually(lambda: triggers()[0]["result"] == "success", what="the triggered stop's limit order filled")
+    assert triggers()[1]["result"] == "pending", "the far stop is still waiting"
+    assert db.query("SELECT COUNT(*) AS n FROM trades WHERE strategy='stops'")[0]["n"] == 1
+    assert core.send(CommandType.STRATEGY_STOP, name="stops").status == CommandStatus.DONE  # cancels its stops
+    far = eventually(lambda: triggers()[1]["result"] == "failed" and triggers()[1])
+    assert far["action"] == "short" and "cancelled before it triggered" in far["error"]
 
 
 def test_a_strategy_that_raises_is_recorded_and_shown_stopped(core: CoreHarness, db: Database) -> None:
