@@ -114,7 +114,7 @@ async def get_equity(svc: Svc, range: Range = "today") -> dict[str, Any]:
 async def get_performance(svc: Svc, range: Range = "today") -> dict[str, Any]:
     sizes = {c.symbol: Decimal(str(c.size)) for c in await svc.live.contracts() if c.size > 0}
     default = Decimal(str(svc.web.multiplier))
-    return await asyncio.to_thread(performance_history.performance_report, svc.db, range,
+    return await asyncio.to_thread(performance_history.performance_report, svc.db, svc.fills, range,
                                    lambda symbol: sizes.get(symbol, default))
 
 

@@ -109,9 +109,11 @@ def _close(matching: Matching, fill: Fill, multiplier: Decimal) -> None:
                                        fill.trading_day, move * taken * multiplier))
 
 
-def match_fills(fills: Iterable[Fill], multiplier_of: Callable[[str], Decimal]) -> Matching:
-    """Fills in time order -> closed trades, plus what is still open and what could not be matched."""
-    matching = Matching()
+def match_fills(fills: Iterable[Fill], multiplier_of: Callable[[str], Decimal],
+                matching: Matching | None = None) -> Matching:
+    """Fills in time order -> closed trades, plus what is still open and what could not be matched.
+    Given a `matching`, the fills continue it (they must all be later than what it has seen)."""
+    matching = matching if matching is not None else Matching()
     for fill in fills:
         if fill.offset in CLOSE_OFFSETS:
             _close(matching, fill, multiplier_of(fill.symbol))

@@ -14,6 +14,7 @@ from common.db import Database
 from web_service.commands import CommandSender
 from web_service.live_state import LiveState
 from web_service.passwords import OperatorStore
+from web_service.performance_history import FillLedger
 from web_service.sessions import LoginThrottle, SessionStore
 from web_service.settings import SESSION_TTL_S, WebSettings
 from web_service.ws_hub import Hub
@@ -33,6 +34,7 @@ class Services:
     live: LiveState
     hub: Hub
     commands: CommandSender
+    fills: FillLedger
 
     @classmethod
     def build(cls, web: WebSettings) -> Services:
@@ -54,6 +56,7 @@ class Services:
             live=live,
             hub=Hub(live, web, db),
             commands=CommandSender(client, web.keys, cfg.web.command_timeout_s),
+            fills=FillLedger(),
         )
 
     async def start(self) -> None:

@@ -14,6 +14,7 @@ from common.trading_calendar import CHINA_TZ, trading_day_str
 from tests.web_service import seed
 from tests.web_service.conftest import ApiClient
 from web_service.performance import Fill, daily_ratios, match_fills, max_drawdown, trade_stats
+from web_service.performance_history import FillLedger
 
 D1 = datetime(2027, 1, 11, 9, 30, tzinfo=CHINA_TZ)  # Monday day session
 D2 = D1 + timedelta(days=1)
@@ -131,3 +132,37 @@ def test_performance_api_ranges_and_bad_input(api: ApiClient, db: Database) -> N
     assert today["equity"]["account"] is None
     res = api.get("/api/performance", params={"range": "decade"})
     assert res.status_code == 422 and "range" in res.text
+
+
+def _script_rows(script: list[tuple], prefix: str) -> list[dict]:
+    return [{"tradeid": f"{prefix}{i}", "direction": d, "offset": o, "price": p, "volume": v, "ts": ts,
+             "trading_day": trading_day_str(ts), "symbol": "au2702"} for i, (ts, d, o, p, v) in enumerate(script)]
+
+
+def _closed_pnls(ledger: FillLedger, db: Database) -> list[Decimal]:
+    return [t.pnl for t in ledger.view(db, lambda _: AU, lambda _: True)["closed"]]
+
+
+def test_the_ledger_reads_only_new_fills_and_rebuilds_on_a_late_one(db: Database) -> None:
+    ledger = FillLedger()
+    seed.insert_trades(db, _script_rows(SCRIPT[:3], "a"))
+    assert _closed_pnls(ledger, db) == [Decimal(5000)]
+    seed.insert_trades(db, _script_rows(SCRIPT[3:5], "b"))  # later fills: appended, no rebuild
+    assert _closed_pnls(ledger, db) == [Decimal(5000), Decimal(-1000), Decimal(-1000)]
+    assert ledger.rebuilds == 0 and ledger.fills == 5
+    # a spool drained after an outage: an opening recorded now, stamped before what was matched
+    late = [(D1 - timedelta(minutes=5), "LONG", "OPEN", "490.00", 1)]
+    seed.insert_trades(db, _script_rows(late, "late"))
+    pnls = _closed_pnls(ledger, db)
+    assert ledger.rebuilds == 1 and ledger.fills == 6
+    # oldest first: CLOSEYESTERDAY now takes the 490 lot, the CLOSE the 500 lot, CLOSETODAY is unchanged
+    assert pnls == [Decimal(15000), Decimal(-1000), Decimal(-1000)]
+    assert pnls == _closed_pnls(FillLedger(), db), "the same as a fresh read"
+
+
+def test_the_ledger_cap_keeps_the_newest_fills_and_says_so(db: Database) -> None:
+    seed.insert_trades(db, _script_rows(SCRIPT, "c"))
+    view = FillLedger(max_fills=3).view(db, lambda _: AU, lambda _: True)
+    assert view["fills_truncated"] is True and view["fills_considered"] == 3
+    assert [t.pnl for t in view["closed"]] == [Decimal(2500)]  # the newest three: short open, its close, a stray
+    assert view["unmatched_close_volume"] == 1
