@@ -344,11 +344,12 @@ def run_performance(base: str, cookie: str, config: AppConfig, repeat: int = 5) 
             print(f"{name:<10} {repeat:>4} {pct(took, .5):>8.1f} {max(took):>8.1f} "
                   f"{runs[-1][1]['trades']['closed_trades']:>8}", flush=True)
         after = []
-        for i in range(repeat):  # a fill arrives, the panel re-reads
-            now = datetime.now(UTC).replace(tzinfo=None)
+        newest = db.query("SELECT MAX(ts) AS ts FROM trades")[0]["ts"]  # the bulk data runs into the future
+        for i in range(repeat):  # a fill arrives (later than every recorded one), the panel re-reads
+            now = newest + timedelta(seconds=i + 1)
             db.execute("INSERT INTO trades (gateway, exchange, tradeid, direction, trading_day, symbol, orderid,"
                        " offset_, price, volume, ts, recorded_at) VALUES ('SIM','SHFE',%s,'LONG',%s,'au2702',%s,"
-                       "'OPEN',600,1,%s,%s)", (f"new{i}", trading_day_str(datetime.now(UTC)), f"onew{i}", now, now))
+                       "'OPEN',600,1,%s,%s)", (f"new{i}", trading_day_str(now.replace(tzinfo=UTC)), f"onew{i}", now, now))
             after.append(timed("today")[0])
         print(f"after each new trade (today): p50 {pct(after, .5):.1f} ms, max {max(after):.1f} ms")
     db.close()

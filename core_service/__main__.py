@@ -9,6 +9,7 @@ import sys
 import threading
 
 from common.config import ConfigError, config_path, load_config, load_secrets
+from common.trading_calendar import check_holidays
 
 log = logging.getLogger("core_service")
 STOP_DEADLINE_S = 10
@@ -20,6 +21,7 @@ def main() -> int:
     try:
         config = load_config(path)
         secrets = load_secrets()
+        check_holidays()
     except ConfigError as exc:
         print(f"core: cannot start: {exc}", file=sys.stderr)
         return 2

@@ -25,7 +25,7 @@ from vnpy_ctp.gateway.ctp_gateway import MAX_FLOAT, CtpGateway, CtpMdApi, CtpTdA
 
 from common.config import CtpConfig, CtpSecrets
 from common.contract import GatewayState
-from common.trading_calendar import CHINA_TZ, in_session, to_china
+from common.trading_calendar import CHINA_TZ, NO_HOLIDAYS, in_session, to_china
 from core_service.gateway_status import GatewayStatusTracker, LoginWatchdog
 
 log = logging.getLogger(__name__)
@@ -415,7 +415,8 @@ def tick_rejection(exchange_time: datetime, now: datetime) -> str:
     if abs((now - exchange_time).total_seconds()) > STALE_TICK_S:
         return "stale"
     margin = timedelta(minutes=1)
-    if not any(in_session(t) for t in (exchange_time, exchange_time + margin, exchange_time - margin)):
+    # weekends only: a wrong holiday entry must never make the core drop a real tick
+    if not any(in_session(t, NO_HOLIDAYS) for t in (exchange_time, exchange_time + margin, exchange_time - margin)):
         return "outside trading hours"
     return ""
 

@@ -14,6 +14,7 @@ import uvicorn
 
 from common.config import ConfigError
 from common.db import Database, migrate
+from common.trading_calendar import check_holidays
 from web_service.app import create_app
 from web_service.passwords import OperatorStore, ensure_initial_password
 from web_service.settings import UVICORN_WS_OPTIONS, WebSettings, is_loopback, load_settings
@@ -65,6 +66,7 @@ def main() -> int:
     setup_logging()
     try:
         web = load_settings()
+        check_holidays()
     except ConfigError as exc:
         log.error("%s", exc)
         return 2

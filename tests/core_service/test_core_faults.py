@@ -127,3 +127,15 @@ def test_bad_config_stops_start_up_with_the_field_named(tmp_path: Path) -> None:
                             text=True, timeout=30)
     assert result.returncode == 2
     assert "field 'gateway.name'" in result.stderr
+
+
+def test_a_bad_holiday_file_stops_start_up_with_the_entry_named(config_dict: dict[str, Any], tmp_path: Path) -> None:
+    config_path = tmp_path / "arbig.json"
+    config_path.write_text(json.dumps(config_dict), encoding="utf-8")
+    holidays = tmp_path / "holidays.json"
+    holidays.write_text(json.dumps({"holidays": ["2027-01-01", "2027-02-30"]}), encoding="utf-8")
+    env = dict(os.environ, ARBIG_CONFIG=str(config_path), ARBIG_HOLIDAYS_FILE=str(holidays), PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-m", "core_service"], cwd=str(ROOT), env=env, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 2
+    assert "field 'holidays[1]'" in result.stderr and "Traceback" not in result.stderr
