@@ -16,38 +16,40 @@ from tests.core_service.harness import CoreHarness
 from tests.helpers import deep_merge, eventually
 
 
-class _Quiet(CtaTemplate):
+class _TickCounter(CtaTemplate):
+    """A test strategy that counts its ticks and acts in `on_count`."""
+
+    author = "test"
+    parameters: list[str] = []
+    variables = ["ticks"]
+    ticks = 0
+
     def on_init(self) -> None:
         pass
 
     def on_bar(self, bar: object) -> None:
         pass
 
-
-class ExplodingStrategy(_Quiet):
-    """Raises on its third tick, the way a buggy user strategy does."""
-
-    author = "test"
-    parameters: list[str] = []
-    variables = ["ticks"]
-    ticks = 0
-
     def on_tick(self, tick: TickData) -> None:
         self.ticks += 1
+        self.on_count(tick)
+
+    def on_count(self, tick: TickData) -> None:
+        raise NotImplementedError
+
+
+class ExplodingStrategy(_TickCounter):
+    """Raises on its third tick, the way a buggy user strategy does."""
+
+    def on_count(self, tick: TickData) -> None:
         if self.ticks == 3:
             raise ZeroDivisionError("division by zero in user code")
 
 
-class SignalStrategy(_Quiet):
+class SignalStrategy(_TickCounter):
     """Sends one opening buy on its first tick and one close it cannot have on its second."""
 
-    author = "test"
-    parameters: list[str] = []
-    variables = ["ticks"]
-    ticks = 0
-
-    def on_tick(self, tick: TickData) -> None:
-        self.ticks += 1
+    def on_count(self, tick: TickData) -> None:
         if self.ticks == 1:
             self.signal_condition = "first tick seen"
             self.buy(tick.ask_price_1 + 0.1, 1)
@@ -56,16 +58,10 @@ class SignalStrategy(_Quiet):
             self.cover(tick.ask_price_1 + 0.1, 5)
 
 
-class StopOrderStrategy(_Quiet):
+class StopOrderStrategy(_TickCounter):
     """On its first tick: a stop buy the next tick triggers, and a stop short far below the market."""
 
-    author = "test"
-    parameters: list[str] = []
-    variables = ["ticks"]
-    ticks = 0
-
-    def on_tick(self, tick: TickData) -> None:
-        self.ticks += 1
+    def on_count(self, tick: TickData) -> None:
         if self.ticks == 1:
             self.signal_condition = "stop buy below the market: triggers at once"
             self.buy(tick.last_price - 1.0, 1, stop=True)
