@@ -1,7 +1,11 @@
 """Run the whole app: the core service and the web service as two child processes.
 
-Ctrl-C or SIGTERM stops both; if either child exits, the other is stopped too and the exit code
-is passed on. Both children read the same configuration file (ARBIG_CONFIG or config/arbig.json).
+Ctrl-C or SIGTERM stops both. The core holds the trading state: if it exits, the web service is
+stopped too and the core's exit code is passed on. The web service holds none: if it dies after
+having run a while, it is started again (the core keeps trading; pages reconnect by themselves).
+A web service that exits within WEB_MIN_UPTIME_S of its start (a configuration error, a port in
+use) is not restarted: both stop and its code is passed on. Both children read the same
+configuration file (ARBIG_CONFIG or config/arbig.json).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STOP_TIMEOUT_S = 8.0
+WEB_MIN_UPTIME_S = 10.0  # a web service that dies sooner is failing to start: do not loop
+WEB_RESTART_DELAY_S = 1.0
 
 
 def _start(module: str) -> subprocess.Popen[bytes]:
@@ -59,19 +65,32 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    children = [_start("core_service"), _start("web_service")]
-    print(f"run_app: core and web services started; open {_url()} (Ctrl-C stops both)", flush=True)
+    core, web = _start("core_service"), _start("web_service")
+    web_started = time.monotonic()
+    print(f"run_app: core (pid {core.pid}) and web (pid {web.pid}) started; open {_url()} (Ctrl-C stops both)",
+          flush=True)
     code = 0
     while not stopping:
-        for child in children:
-            rc = child.poll()
-            if rc is not None:
-                print(f"run_app: {child.args[-1]} exited with code {rc}; stopping the other service", file=sys.stderr)
-                code = rc or 1
-                stopping = True
+        rc = core.poll()
+        if rc is not None:
+            print(f"run_app: the core exited with code {rc}; stopping the web service", file=sys.stderr, flush=True)
+            code, stopping = rc or 1, True
+            break
+        rc = web.poll()
+        if rc is not None:
+            uptime = time.monotonic() - web_started
+            if uptime < WEB_MIN_UPTIME_S:
+                print(f"run_app: the web service exited with code {rc} {uptime:.1f}s after its start; "
+                      "stopping the core", file=sys.stderr, flush=True)
+                code, stopping = rc or 1, True
                 break
+            print(f"run_app: the web service exited with code {rc} after {uptime:.0f}s; the core keeps "
+                  f"running, restarting the web service in {WEB_RESTART_DELAY_S:.0f}s", file=sys.stderr, flush=True)
+            time.sleep(WEB_RESTART_DELAY_S)
+            web, web_started = _start("web_service"), time.monotonic()
+            print(f"run_app: web service restarted (pid {web.pid})", flush=True)
         time.sleep(0.2)
-    _stop(children)
+    _stop([web, core])
     return code
 
 

@@ -8,11 +8,12 @@ saw; on a Redis error it waits and resumes from that id.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
+
+from web_service.aio import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ Handler = Callable[[list[Entry]], Awaitable[None]]
 BLOCK_MS = 1000
 BATCH = 500
 RETRY_S = 1.0
+STOP_WAIT_S = 2.0
 
 
 class StreamReader:
@@ -34,17 +36,26 @@ class StreamReader:
         self.entries_read = 0
         self.errors = 0
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._orphans: set[asyncio.Task[None]] = set()  # stops that outlived STOP_WAIT_S (kept referenced)
 
     def start(self) -> None:
         if self._task is None or self._task.done():
+            self._closing = False
             self._task = asyncio.create_task(self._run(), name=f"reader:{self.name}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        """Cancel the reader and wait for it, but not forever (see web_service.aio). A read still
+        hanging after STOP_WAIT_S ends when the Redis client closes; the loop then returns."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._closing = True
+        if await cancel_and_wait([task], STOP_WAIT_S):
+            log.warning("stream reader %s: still in a Redis read %.0fs after cancel; it ends when the client "
+                        "closes", self.name, STOP_WAIT_S)
+            self._orphans.add(task)
+            task.add_done_callback(self._orphans.discard)
 
     @property
     def running(self) -> bool:
@@ -65,12 +76,14 @@ class StreamReader:
         await self._handler(entries)
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 await self._read_once()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self._closing:
+                    return
                 self.errors += 1
                 if self.errors == 1 or self.errors % 60 == 0:
                     log.warning("stream reader %s: %s: %s (retrying)", self.name, type(exc).__name__, exc)

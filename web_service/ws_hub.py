@@ -33,6 +33,7 @@ from common.contract import (
 )
 from common.db import Database
 from web_service import history, settings
+from web_service.aio import cancel_and_wait
 from web_service.live_state import LiveState, build_status, tick_time_ms
 from web_service.pnl import account_view, position_rows
 from web_service.redis_reader import Entry, StreamReader
@@ -49,6 +50,7 @@ STATUS_EVERY_S = 1.0
 RESYNC_EVERY_S = 5.0
 PNL_PUSH_S = 0.2
 SEND_TIMEOUT_S = 10.0
+STOP_WAIT_S = 3.0
 
 
 class Hub:
@@ -84,11 +86,9 @@ class Hub:
             self._tasks.append(asyncio.create_task(loop(), name=f"hub:{loop.__name__}"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        stuck = await cancel_and_wait(self._tasks, STOP_WAIT_S)
+        if stuck:
+            log.warning("hub: %s did not stop within %.0fs", sorted(t.get_name() for t in stuck), STOP_WAIT_S)
         await self.event_reader.stop()
         for reader in list(self.tick_readers.values()):
             await reader.stop()

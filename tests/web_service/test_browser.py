@@ -33,6 +33,7 @@ from common.config import PROJECT_ROOT, MysqlConfig
 from common.contract import Keys, TriggerRecord, now_ms
 from common.db import Database, migrate
 from common.trading_calendar import trading_day_str
+from scripts import run_app
 from tests.conftest import MYSQL_HOST, MYSQL_PORT, REDIS_DB, REDIS_HOST, REDIS_PORT, unique
 from tests.helpers import eventually, write_config
 from tests.web_service import seed
@@ -80,6 +81,28 @@ class App:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+
+    def web_pid(self) -> int:
+        """The web service child of run_app (found through /proc)."""
+        assert self.proc is not None
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid and b"web_service" in cmdline:
+                return int(stat.parent.name)
+        raise AssertionError("run_app has no web_service child")
+
+    @staticmethod
+    def uptime_s(pid: int) -> float:
+        started_ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot_uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return boot_uptime - started_ticks / os.sysconf("SC_CLK_TCK")
+
+    def core_pid(self) -> int:
+        return json.loads(self.r.get(self.keys.heartbeat))["pid"]
 
     def audited(self, command_type: str) -> list[dict[str, Any]]:
         return self.db.query("SELECT command_id, status FROM command_audit WHERE type = %s", (command_type,))
@@ -349,6 +372,22 @@ def test_cross_origin_post_is_refused(page: Any, app: App) -> None:
         evil.shutdown()
     time.sleep(0.5)
     assert app.audited("emergency.stop") == [] and app.r.llen(app.keys.commands) == 0
+
+
+def test_page_reconnects_after_the_web_service_restarts(page: Any, app: App) -> None:
+    page.goto(app.base_url + "/market")
+    ws_live(page)
+    core_pid, web_pid = app.core_pid(), app.web_pid()
+    # run_app restarts a web service that had been up WEB_MIN_UPTIME_S (a sooner exit is a failed start)
+    time.sleep(max(0.0, run_app.WEB_MIN_UPTIME_S + 0.5 - app.uptime_s(web_pid)))
+    os.kill(web_pid, signal.SIGKILL)  # the web service crashes; run_app starts it again, the core trades on
+    page.wait_for_function("() => window.ARBIG.state.ws !== 'open'", timeout=15_000)
+    page.wait_for_function("() => window.ARBIG.state.ws === 'open'", timeout=45_000)
+    before = page.inner_text("#m-time")
+    page.wait_for_function("(t) => document.querySelector('#m-time').innerText !== t", arg=before, timeout=15_000)
+    assert app.web_pid() != web_pid, "a new web service process"
+    assert app.core_pid() == core_pid, "the core was not restarted"
+    assert app.proc is not None and app.proc.poll() is None
 
 
 def test_page_reconnects_after_the_app_restarts(page: Any, app: App) -> None:
