@@ -339,6 +339,24 @@ class TriggerRecord(Message):
     error: str = ""
 
 
+class CommandAudit(Message):
+    """One operator command and its answer, as audited in MySQL (command_audit) and pushed live
+    (event type "command"). An unparsable command has type "invalid" and its raw text in params."""
+
+    uid: str = Field(default_factory=new_uid)
+    command_id: str
+    type: str
+    params: dict[str, Any] = {}
+    source: str
+    operator: str
+    issued_ms: int
+    received_ms: int
+    replied_ms: int
+    status: str
+    reason: str = ""
+    result: dict[str, Any] | None = None
+
+
 class SystemEvent(Message):
     uid: str = Field(default_factory=new_uid)
     ts_ms: int = Field(default_factory=now_ms)
@@ -349,7 +367,8 @@ class SystemEvent(Message):
 
 
 EventType = Literal[
-    "account", "position", "order", "trade", "strategy", "trigger", "system", "main_contract", "contract"
+    "account", "position", "order", "trade", "strategy", "trigger", "system", "main_contract", "contract",
+    "command",
 ]
 
 

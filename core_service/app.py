@@ -120,7 +120,7 @@ class CoreApp:
         self.cta.init_engine()  # type: ignore[union-attr]
         self._heartbeat_thread.start()
         self.watchdog = connect_gateway(gateway, self.config, self.secrets, self.runtime, self.tracker)
-        self.commands = CommandProcessor(self.redis, self.keys, self._handlers(), self.writer.put,
+        self.commands = CommandProcessor(self.redis, self.keys, self._handlers(), self.recorder.command_audited,
                                          self.config.core.command_ttl_s)
         self.commands.start()
         self.watcher = ConfigWatcher(self.config_file, lambda: self.config, self.switch_main_contract,

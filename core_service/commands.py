@@ -24,14 +24,13 @@ from vnpy.event import Event, EventEngine
 from common.contract import (
     COMMAND_ID_RE,
     Command,
+    CommandAudit,
     CommandReply,
     CommandStatus,
     CommandType,
     Keys,
-    new_uid,
     now_ms,
 )
-from core_service.serializers import ms_to_db
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +114,7 @@ class CommandProcessor(threading.Thread):
         client: redis.Redis,
         keys: Keys,
         handlers: dict[CommandType, Handler],
-        audit: Callable[[dict[str, Any]], None],
+        audit: Callable[[CommandAudit], None],
         max_ttl_s: float,
     ) -> None:
         super().__init__(name="arbig-commands", daemon=True)
@@ -219,18 +218,14 @@ class CommandProcessor(threading.Thread):
 
     def _audit(self, command: Command | None, raw: str | bytes, reply: CommandReply, received: int) -> None:
         if command is not None:
-            fields = {"command_id": command.id, "type": command.type.value, "params": command.params,
-                      "source": command.source, "operator": command.operator,
-                      "issued_at": str(ms_to_db(command.issued_ms))}
+            who = {"command_id": command.id, "type": command.type.value, "params": command.params,
+                   "source": command.source, "operator": command.operator, "issued_ms": command.issued_ms}
         else:
             text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
-            fields = {"command_id": reply.command_id[:64], "type": "invalid", "params": {"raw": text[:2000]},
-                      "source": "unknown", "operator": "unknown", "issued_at": str(ms_to_db(received))}
-        self.audit({
-            "kind": "audit", "uid": new_uid(), **fields,
-            "received_at": str(ms_to_db(received)), "status": reply.status.value,
-            "reason": reply.reason[:1024], "result": reply.result, "replied_at": str(ms_to_db(reply.replied_ms)),
-        })
+            who = {"command_id": reply.command_id[:64], "type": "invalid", "params": {"raw": text[:2000]},
+                   "source": "unknown", "operator": "unknown", "issued_ms": received}
+        self.audit(CommandAudit(**who, received_ms=received, replied_ms=reply.replied_ms,
+                                status=reply.status.value, reason=reply.reason[:1024], result=reply.result))
 
 
 def _loose_id(raw: str | bytes) -> str:

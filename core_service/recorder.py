@@ -27,7 +27,7 @@ from vnpy.trader.event import (
 )
 from vnpy.trader.object import AccountData, ContractData, OrderData, PositionData, TickData, TradeData
 
-from common.contract import EventMessage, Keys, SystemEvent, new_uid, now_ms, position_field
+from common.contract import CommandAudit, EventMessage, Keys, SystemEvent, new_uid, now_ms, position_field
 from common.trading_calendar import CHINA_TZ
 from core_service import serializers as ser
 from core_service.mysql_writer import MysqlWriter
@@ -114,6 +114,17 @@ class Recorder:
             "level": event.level, "event_kind": kind, "message": message[:1024], "detail": detail,
         })
         self.publish_event("system", event.model_dump())
+
+    def command_audited(self, audit: CommandAudit) -> None:
+        """An operator command and its answer: to the audit table (MySQL) and to the pages (Redis)."""
+        self.writer.put({
+            "kind": "audit", "uid": audit.uid, "command_id": audit.command_id, "type": audit.type,
+            "params": audit.params, "source": audit.source, "operator": audit.operator,
+            "issued_at": str(ser.ms_to_db(audit.issued_ms)), "received_at": str(ser.ms_to_db(audit.received_ms)),
+            "status": audit.status, "reason": audit.reason, "result": audit.result,
+            "replied_at": str(ser.ms_to_db(audit.replied_ms)),
+        })
+        self.publish_event("command", audit.model_dump())
 
     # ------------------------------------------------------------ dispatcher thread
     def _run(self) -> None:

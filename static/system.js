@@ -1,4 +1,4 @@
-/* System page: core/gateway/stores status, main-contract switch, live system events. */
+/* System page: core/gateway/stores status, main-contract switch, live system events, operator audit. */
 "use strict";
 (function () {
   const A = window.ARBIG, $ = A.$;
@@ -79,10 +79,41 @@
     while (tbody.rows.length > MAX_EVENTS) tbody.deleteRow(-1);
   }
 
+  /* ---------------------------------------------------------------- operator audit (paged from MySQL, live on page 1) */
+  const AUDIT_PAGE = 50;
+  function paramsText(p) {
+    return Object.entries(p || {}).filter(([, v]) => v !== null).map(([k, v]) => k + "=" + (typeof v === "object" ? JSON.stringify(v) : v)).join(" ");
+  }
+  function auditRow(a) {
+    const cls = a.status === "done" ? "ok" : a.status === "refused" ? "warn" : "bad";
+    return "<tr data-uid='" + A.esc(a.uid) + "'><td class='mono'>" + A.esc(A.fmtDateTime(a.received_at_ms, true))
+      + "</td><td class='mono'>" + A.esc(a.type) + "</td><td class='mono wrap'>" + A.esc(paramsText(a.params))
+      + "</td><td>" + A.esc(a.source + " / " + a.operator) + "</td><td class='" + cls + "'>" + A.esc(a.status)
+      + "</td><td class='wrap'>" + A.esc(a.reason) + "</td><td class='mono muted'>" + A.esc(a.command_id) + "</td></tr>";
+  }
+  function renderAudit(items, res) {
+    const tbody = $("#audit");
+    if (!items) { tbody.innerHTML = "<tr><td colspan=7 class='msg bad'>" + A.esc(A.detailText(res.body)) + "</td></tr>"; return; }
+    tbody.innerHTML = items.length ? items.map(auditRow).join("") : "<tr><td colspan=7 class='empty'>" + A.esc(A.t("none")) + "</td></tr>";
+  }
+  const auditPager = A.Pager((cursor) => A.api("GET", "/api/audit?" + new URLSearchParams(
+    cursor ? { page_size: String(AUDIT_PAGE), cursor } : { page_size: String(AUDIT_PAGE) })),
+  renderAudit, { newer: $("#au-newer"), older: $("#au-older"), label: $("#au-page") });
+  function onAudit(a, kind) {
+    if (kind === "snapshot" || !auditPager.onFirstPage()) return;  // page 1 comes from the API (paginated)
+    const tbody = $("#audit");
+    if (tbody.querySelector("tr[data-uid='" + CSS.escape(a.uid) + "']")) return;  // already read from MySQL
+    const empty = tbody.querySelector(".empty"); if (empty) tbody.innerHTML = "";
+    tbody.insertAdjacentHTML("afterbegin", auditRow(a).replace("<tr ", "<tr class='flash' "));
+    while (tbody.rows.length > AUDIT_PAGE) tbody.deleteRow(-1);
+  }
+
   A.on("heartbeat", renderStatus);
   A.on("contracts", onContracts);
   A.on("system", onSystem);
-  A.subscribe(["contracts", "system"]);
+  A.on("audit", onAudit);
+  A.subscribe(["contracts", "system", "audit"]);
   $("#sw-button").onclick = switchMain;
   A.onLang(() => { if (status) renderStatus(status); });
+  auditPager.reset();
 })();

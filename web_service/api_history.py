@@ -139,3 +139,8 @@ def get_triggers(
 @router.get("/system/events", summary="System events (connects, logins, errors ...), newest first")
 def get_system_events(svc: Svc, cursor: Cursor = None, page_size: PageSize = PAGE_SIZE_DEFAULT) -> dict[str, Any]:
     return history.system_events(svc.db, _int_cursor(cursor), page_size)
+
+
+@router.get("/audit", summary="Operator commands and the core's answers (audit), newest first")
+def get_audit(svc: Svc, cursor: Cursor = None, page_size: PageSize = PAGE_SIZE_DEFAULT) -> dict[str, Any]:
+    return history.command_audit_page(svc.db, _int_cursor(cursor), page_size)

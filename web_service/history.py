@@ -220,6 +220,26 @@ def system_events(db: Database, cursor: int | None, page_size: int) -> dict[str,
     return {"items": items, "next_cursor": str(rows[-1]["id"]) if more else None, "page_size": page_size}
 
 
+AUDIT_COLUMNS = ("id, uid, command_id, type, params, source, operator, issued_at, received_at, status, reason,"
+                 " replied_at")
+
+
+def command_audit_page(db: Database, cursor: int | None, page_size: int) -> dict[str, Any]:
+    """Operator commands and their answers, newest first (the core's audit table)."""
+    sql, args = f"SELECT {AUDIT_COLUMNS} FROM command_audit", []
+    if cursor:
+        sql += " WHERE id < %s"
+        args.append(cursor)
+    rows = db.query(sql + " ORDER BY id DESC LIMIT %s", [*args, page_size + 1])
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    items = [jsonable(r) for r in rows]
+    for item in items:
+        if isinstance(item.get("params"), str):
+            item["params"] = json.loads(item["params"])
+    return {"items": items, "next_cursor": str(rows[-1]["id"]) if more else None, "page_size": page_size}
+
+
 def mysql_ok(db: Database) -> bool:
     try:
         return db.query("SELECT 1 AS ok")[0]["ok"] == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from common.contract import SystemEvent, TradeState, TriggerRecord
+from common.contract import CommandAudit, SystemEvent, TradeState, TriggerRecord
 
 
 def iso_utc(ms: int) -> str:
@@ -47,3 +47,14 @@ def system_row(event: SystemEvent) -> dict[str, Any]:
     data = event.model_dump()
     data.update(id=None, ts=iso_utc(event.ts_ms))
     return data
+
+
+def audit_row(audit: CommandAudit) -> dict[str, Any]:
+    """The columns of GET /api/audit (its datetimes as ISO UTC plus *_ms)."""
+    row: dict[str, Any] = {"id": None, "uid": audit.uid, "command_id": audit.command_id, "type": audit.type,
+                           "params": audit.params, "source": audit.source, "operator": audit.operator,
+                           "status": audit.status, "reason": audit.reason}
+    for name, ms in (("issued_at", audit.issued_ms), ("received_at", audit.received_ms),
+                     ("replied_at", audit.replied_ms)):
+        row[name], row[f"{name}_ms"] = iso_utc(ms), ms
+    return row

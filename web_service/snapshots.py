@@ -15,7 +15,8 @@ from web_service.pnl import account_view, position_rows
 
 RECENT_ROWS = 50
 PLAIN_TOPICS = frozenset(
-    {"positions", "account", "orders", "trades", "strategies", "triggers", "system", "heartbeat", "contracts"}
+    {"positions", "account", "orders", "trades", "strategies", "triggers", "system", "heartbeat", "contracts",
+     "audit"}
 )
 
 
@@ -77,4 +78,6 @@ class Snapshots:
             return (await self._mysql(history.trigger_page, None, None, RECENT_ROWS))["items"]
         if topic == "system":
             return (await self._mysql(history.system_events, None, RECENT_ROWS))["items"]
+        if topic == "audit":
+            return (await self._mysql(history.command_audit_page, None, RECENT_ROWS))["items"]
         raise KeyError(topic)

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from common.contract import (
     AccountState,
+    CommandAudit,
     ContractInfo,
     EventMessage,
     MainContract,
@@ -38,7 +39,7 @@ from web_service.live_state import LiveState, build_status, tick_time_ms
 from web_service.pnl import account_view, position_rows
 from web_service.redis_reader import Entry, StreamReader
 from web_service.settings import WebSettings
-from web_service.shapes import system_row, trade_row, trigger_row
+from web_service.shapes import audit_row, system_row, trade_row, trigger_row
 from web_service.snapshots import PLAIN_TOPICS, Snapshots
 from web_service.ws_client import Client, encode
 
@@ -275,6 +276,8 @@ class Hub:
             self.broadcast("contracts", data, f"contracts:{contract.symbol}")
         elif kind == "main_contract":
             self._set_main(MainContract.model_validate(data).symbol)
+        elif kind == "command":
+            self.broadcast("audit", audit_row(CommandAudit.model_validate(data)))
 
     def _apply_trigger(self, data: dict[str, Any]) -> None:
         """A new trigger record, or a later result for one ({"uid", "result", "error", "update": true})."""

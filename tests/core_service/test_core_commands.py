@@ -45,6 +45,12 @@ def test_close_position_market_and_audit(core: CoreHarness, db: Database) -> Non
     assert closing["direction"] == "SHORT" and float(closing["volume"]) == 1
     rows = eventually(lambda: audit_rows(db, reply.command_id))
     assert rows[0]["status"] == "done" and rows[0]["type"] == "position.close"
+    assert json.loads(rows[0]["params"])["volume"] == 1
+    pushed = [json.loads(f["json"]) for _, f in core.redis.xrange(core.keys.events)]
+    audits = [e["data"] for e in pushed if e["type"] == "command" and e["data"]["command_id"] == reply.command_id]
+    assert len(audits) == 1, "one live audit event per command"
+    assert audits[0]["status"] == "done" and audits[0]["uid"] == rows[0]["uid"]
+    assert audits[0]["received_ms"] <= audits[0]["replied_ms"]
 
 
 def test_close_more_than_held_is_refused_and_sends_nothing(core: CoreHarness, db: Database) -> None:

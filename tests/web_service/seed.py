@@ -13,6 +13,7 @@ import redis
 
 from common.contract import (
     AccountState,
+    CommandAudit,
     ContractInfo,
     EventMessage,
     GatewayState,
@@ -187,3 +188,27 @@ def insert_trigger(db: Database, strategy_name: str, ts: datetime, action: str =
 def insert_system_event(db: Database, ts: datetime, kind: str, message: str, level: str = "INFO") -> None:
     db.execute("INSERT INTO system_events (uid, ts, level, kind, message, detail) VALUES (%s,%s,%s,%s,%s,%s)",
                (new_uid(), naive_utc(ts), level, kind, message, json.dumps({"source": "test"})))
+
+
+def audit(command_type: str = "position.close", status: str = "done", **extra: Any) -> CommandAudit:
+    received = now_ms()
+    data: dict[str, Any] = dict(command_id=new_uid()[:16], type=command_type,
+                                params={"vt_symbol": "au2702.SHFE", "direction": "LONG", "volume": 1},
+                                source="web", operator="operator", issued_ms=received - 20, received_ms=received,
+                                replied_ms=received + 15, status=status, reason="sent SIM.1")
+    data.update(extra)
+    return CommandAudit(**data)
+
+
+def insert_audit(db: Database, record: CommandAudit) -> None:
+    """A command_audit row exactly as the core's writer stores it."""
+    def when(ms: int) -> datetime:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).replace(tzinfo=None)
+
+    db.execute(
+        "INSERT INTO command_audit (uid, command_id, type, params, source, operator, issued_at, received_at,"
+        " status, reason, result, replied_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+        (record.uid, record.command_id, record.type, json.dumps(record.params), record.source, record.operator,
+         when(record.issued_ms), when(record.received_ms), record.status, record.reason,
+         json.dumps(record.result) if record.result is not None else None, when(record.replied_ms)),
+    )

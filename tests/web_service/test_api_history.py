@@ -143,7 +143,7 @@ def test_mysql_outage_is_503_while_live_data_and_login_still_work(
         cur.execute(f"DROP DATABASE `{mysql_cfg.database}`")
     conn.close()
     for url in ("/api/trades", "/api/triggers", "/api/system/events", "/api/account/equity", "/api/trades.csv",
-                "/api/performance"):
+                "/api/performance", "/api/audit"):
         res = api.get(url)
         assert res.status_code == 503 and "MySQL is unavailable" in res.json()["detail"], url
     assert api.get("/api/positions").status_code == 200

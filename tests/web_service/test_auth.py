@@ -29,7 +29,8 @@ from web_service.settings import load_settings
 PAGES = ["/", "/market", "/positions", "/account", "/strategy", "/trades"]
 GET_APIS = ["/api/session", "/api/status", "/api/market", "/api/market/ticks", "/api/positions", "/api/orders",
             "/api/account", "/api/strategies", "/api/contracts", "/api/trades", "/api/trades.csv",
-            "/api/account/equity", "/api/performance", "/api/triggers", "/api/system/events", "/openapi.json"]
+            "/api/account/equity", "/api/performance", "/api/triggers", "/api/system/events", "/api/audit",
+            "/openapi.json"]
 
 
 def test_pages_redirect_to_login_and_api_says_401(web: WebServer) -> None:

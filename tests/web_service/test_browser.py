@@ -278,6 +278,22 @@ def test_close_position_cancel_then_confirm(page: Any, app: App) -> None:
     page.screenshot(path=str(SHOTS / "arbig_page_trades_after_close.png"))
 
 
+def test_system_page_shows_the_operator_audit_live(page: Any, app: App) -> None:
+    page.goto(app.base_url + "/")
+    ws_live(page)
+    page.wait_for_function("() => document.querySelector('#audit').innerText.includes('position.close')")
+    closes = app.audited("position.close")
+    row = page.locator(f'#audit tr:has-text("{closes[0]["command_id"]}")')
+    assert "done" in row.inner_text() and "LONG" in row.inner_text()
+    # a command sent now (from the CLI, as an operator would) appears without a reload
+    subprocess.run([sys.executable, "-m", "core_service.cli", "strategy-stop", "no_such_strategy"], cwd=str(PROJECT_ROOT),
+                   env=dict(os.environ, ARBIG_CONFIG=str(app.config_path), PYTHONPATH=str(PROJECT_ROOT)),
+                   capture_output=True, timeout=30)
+    page.wait_for_function("() => [...document.querySelectorAll('#audit tr')].some("
+                           "tr => tr.innerText.includes('strategy.stop') && tr.innerText.includes('refused'))")
+    page.screenshot(path=str(SHOTS / "arbig_page_system_audit.png"), full_page=True)
+
+
 def _strategy_step(page: Any, button: str, state: str, name: str = "au_dual_ma") -> None:
     card = page.locator(f'section[data-name="{name}"]')
     card.locator(button).click()
