@@ -63,6 +63,12 @@
     $("#p-sharpe").textContent = ratio(ra.sharpe) + few;
     $("#p-sortino").textContent = ratio(ra.sortino) + few;
     $("#p-days").textContent = String(ra.days);
+    const by = Object.entries(perf.by_strategy || {});
+    $("#p-by-wrap").classList.toggle("hidden", by.length === 0);
+    $("#p-by").innerHTML = by.map(([name, s]) => "<tr><td class='mono'>" + A.esc(name === "(manual)" ? A.t("p_manual") : name)
+      + "</td><td class='num'>" + s.closed_trades + "</td><td class='num'>" + pct(s.win_rate) + "</td><td class='num "
+      + A.pnlClass(s.net_pnl) + "'>" + A.signed(s.net_pnl) + "</td><td class='num'>" + ratio(s.profit_factor)
+      + "</td><td class='num'>" + A.signed(s.expectancy) + "</td></tr>").join("");
     const lots = Object.entries(perf.open_lots).map(([k, v]) => k + " " + v).join(", ");
     $("#p-notes").innerHTML = (perf.unmatched_close_volume ? note("warn", A.t("p_unmatched", { v: perf.unmatched_close_volume })) : "")
       + (perf.fills_truncated ? note("warn", A.t("p_truncated", { n: perf.fills_considered })) : "")

@@ -52,7 +52,7 @@ window.ARBIG_I18N = {
     p_wins_losses: "{w} 盈 / {l} 亏", p_needs_days: "需要至少 3 个交易日",
     p_unmatched: "有 {v} 手平仓找不到开仓记录（开仓早于记录），未计入统计。",
     p_truncated: "成交记录过多：只按最近 {n} 笔计算。", p_open_lots: "仍持有（按成交记录）：{lots}",
-    p_failed: "绩效统计读取失败：{reason}",
+    p_failed: "绩效统计读取失败：{reason}", p_by_strategy: "按策略（平仓成交所属）", p_manual: "(手动)",
     // strategy
     strat_title: "策略", class_name: "策略类", parameters: "参数", variables: "变量", state: "状态",
     init: "初始化", start: "启动", stop: "停止", no_strategies: "没有策略",
@@ -114,7 +114,8 @@ window.ARBIG_I18N = {
     p_days: "Trading days", p_wins_losses: "{w} won / {l} lost", p_needs_days: "needs at least 3 trading days",
     p_unmatched: "{v} lots were closed without a recorded opening (opened before the records) and are left out.",
     p_truncated: "Too many trades: computed over the newest {n}.", p_open_lots: "Still open (by the trade records): {lots}",
-    p_failed: "Could not read the performance figures: {reason}",
+    p_failed: "Could not read the performance figures: {reason}", p_by_strategy: "By strategy (of the closing fill)",
+    p_manual: "(manual)",
     strat_title: "Strategies", class_name: "Class", parameters: "Parameters", variables: "Variables", state: "State",
     init: "Init", start: "Start", stop: "Stop", no_strategies: "No strategies",
     trig_title: "Strategy triggers", col_strategy: "Strategy", col_condition: "Condition", col_result: "Result", col_orders: "Orders",

@@ -34,6 +34,7 @@ class Fill:
     volume: Decimal
     trading_day: date
     ts: datetime
+    strategy: str | None = None  # the strategy that sent the order, None for the operator's own
 
 
 @dataclass
@@ -55,6 +56,7 @@ class ClosedTrade:
     closed: datetime
     trading_day: date
     pnl: Decimal
+    strategy: str | None = None  # of the closing fill
 
 
 @dataclass
@@ -106,7 +108,7 @@ def _close(matching: Matching, fill: Fill, multiplier: Decimal) -> None:
     entry = cost / taken
     move = (fill.price - entry) if side == "LONG" else (entry - fill.price)
     matching.closed.append(ClosedTrade(fill.symbol, side, taken, entry, fill.price, opened, fill.ts,
-                                       fill.trading_day, move * taken * multiplier))
+                                       fill.trading_day, move * taken * multiplier, fill.strategy))
 
 
 def match_fills(fills: Iterable[Fill], multiplier_of: Callable[[str], Decimal],
@@ -154,6 +156,17 @@ def trade_stats(closed: list[ClosedTrade]) -> dict[str, Any]:
         "worst": _money(min(t.pnl for t in closed)) if n else None,
         "avg_holding_s": round(sum(held) / n, 1) if n else None,
     }
+
+
+MANUAL = "(manual)"
+
+
+def stats_by_strategy(closed: list[ClosedTrade]) -> dict[str, dict[str, Any]]:
+    """trade_stats per strategy of the closing fill; the operator's own closes under MANUAL."""
+    groups: dict[str, list[ClosedTrade]] = {}
+    for trade in closed:
+        groups.setdefault(trade.strategy or MANUAL, []).append(trade)
+    return {name: trade_stats(trades) for name, trades in sorted(groups.items())}
 
 
 def max_drawdown(points: Iterable[tuple[datetime, float]]) -> dict[str, Any]:

@@ -20,12 +20,12 @@ from web_service import performance
 from web_service.history import RANGE_DAYS, range_filter, ts_ms
 
 MAX_FILLS = 200_000
-FILL_COLUMNS = "id, symbol, direction, offset_, price, volume, trading_day, ts"
+FILL_COLUMNS = "id, symbol, direction, offset_, price, volume, trading_day, ts, strategy"
 
 
 def _fill(row: dict[str, Any]) -> performance.Fill:
     return performance.Fill(row["symbol"], row["direction"], row["offset_"], Decimal(row["price"]),
-                            Decimal(row["volume"]), row["trading_day"], row["ts"])
+                            Decimal(row["volume"]), row["trading_day"], row["ts"], row["strategy"])
 
 
 class FillLedger:
@@ -125,9 +125,11 @@ def performance_report(db: Database, ledger: FillLedger, range_name: str,
                        multiplier_of: Callable[[str], Decimal], now: datetime | None = None) -> dict[str, Any]:
     now = (now or datetime.now(UTC)).astimezone(UTC)
     view = ledger.view(db, multiplier_of, lambda trade: _in_range(trade, range_name, now))
+    closed = view.pop("closed")
     return {
         "range": range_name,
-        "trades": performance.trade_stats(view.pop("closed")),
+        "trades": performance.trade_stats(closed),
+        "by_strategy": performance.stats_by_strategy(closed),
         "equity": equity_stats(db, range_name, now),
         **view,
         "pnl_basis": "before commission",

@@ -354,6 +354,7 @@ def test_account_performance_panel_agrees_with_the_trade_records(page: Any, app:
     assert report["fills_considered"] == recorded > 0, "the earlier tests traded: the report reads every fill"
     shown = page.inner_text("#p-closed")
     assert shown.split(" ")[0] == str(report["trades"]["closed_trades"])
+    assert page.locator("#p-by tr").count() == len(report["by_strategy"])
     if report["unmatched_close_volume"]:  # the close test closed a seeded position: no recorded opening
         assert page.is_visible("#p-notes .msg.warn")
     page.wait_for_timeout(800)  # let the chart draw

@@ -13,7 +13,14 @@ from common.db import Database
 from common.trading_calendar import CHINA_TZ, trading_day_str
 from tests.web_service import seed
 from tests.web_service.conftest import ApiClient
-from web_service.performance import Fill, daily_ratios, match_fills, max_drawdown, trade_stats
+from web_service.performance import (
+    Fill,
+    daily_ratios,
+    match_fills,
+    max_drawdown,
+    stats_by_strategy,
+    trade_stats,
+)
 from web_service.performance_history import FillLedger
 
 D1 = datetime(2027, 1, 11, 9, 30, tzinfo=CHINA_TZ)  # Monday day session
@@ -123,6 +130,23 @@ def test_performance_api_from_mysql_rows(api: ApiClient, db: Database) -> None:
     assert equity["drawdown"]["amount"] == 15_000
     assert equity["drawdown"]["peak_ts"] == int((D1 + timedelta(days=1)).timestamp() * 1000)
     assert equity["ratios"]["days"] == 4 and equity["ratios"]["sharpe"] is not None
+    assert list(body["by_strategy"]) == ["(manual)"] and body["by_strategy"]["(manual)"]["net_pnl"] == 5500
+
+
+def test_closed_trades_are_attributed_to_the_strategy_that_closed() -> None:
+    def fill(minute: int, direction: str, offset: str, price: str, strategy: str | None) -> Fill:
+        return Fill("au2702", direction, offset, Decimal(price), Decimal(1), D1.date(),
+                    (D1 + timedelta(minutes=minute)).astimezone(UTC), strategy)
+
+    matching = match_fills([
+        fill(0, "LONG", "OPEN", "500.00", "ma"), fill(1, "SHORT", "CLOSE", "501.00", "ma"),  # ma: +1000
+        fill(2, "SHORT", "OPEN", "505.00", "tick"), fill(3, "LONG", "CLOSE", "506.00", "tick"),  # tick: -1000
+        fill(4, "LONG", "OPEN", "500.00", "ma"), fill(5, "SHORT", "CLOSE", "503.00", None),  # closed by hand: +3000
+    ], lambda _: AU)
+    by = stats_by_strategy(matching.closed)
+    assert list(by) == ["(manual)", "ma", "tick"]
+    assert (by["ma"]["net_pnl"], by["tick"]["net_pnl"], by["(manual)"]["net_pnl"]) == (1000, -1000, 3000)
+    assert by["tick"]["win_rate"] == 0.0 and by["ma"]["profit_factor"] is None
 
 
 def test_performance_api_ranges_and_bad_input(api: ApiClient, db: Database) -> None:
