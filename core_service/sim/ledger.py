@@ -6,7 +6,9 @@ Accounting follows CTP's daily mark-to-market, so `pre_balance` is yesterday's c
               used at the last roll (the last price at the roll)
   realized  : close-today against the open price of today's lots, close-yesterday against that
               settlement price
-  margin    = margin_rate * last price * 1000 * lots, long and short both charged
+  margin    = margin_rate * last price * 1000 * lots per position; the account is charged SHFE's
+              single-side rule (单向大边): per product, only the larger of the long and short sides
+              (the exchange's exception for contracts near delivery is not modelled)
   frozen    = margin + commission of the unfilled part of pending OPEN orders, at the order price
   available = balance - margin - frozen
 The position's `price` is the true average open price and its `pnl` the floating PnL since opening.
@@ -25,6 +27,11 @@ from .contracts import SIZE
 
 SIGN = {Direction.LONG: 1, Direction.SHORT: -1}
 CLOSE_YD_OFFSETS = (Offset.CLOSE, Offset.CLOSEYESTERDAY)
+
+
+def product_of(symbol: str) -> str:
+    """'au2702' -> 'au'."""
+    return symbol.rstrip("0123456789")
 
 
 class LedgerError(RuntimeError):
@@ -184,7 +191,14 @@ class Ledger:
         return round(sum((self.slot_unrealized(s, d, slot) for (s, d), slot in self.positions.items()), 0.0), 2)
 
     def margin(self) -> float:
-        return round(sum((self.slot_margin(s, slot) for (s, _), slot in self.positions.items()), 0.0), 2)
+        """The account's margin: per product the larger side only (SHFE single-side rule)."""
+        sides: dict[tuple[str, Direction], float] = {}
+        for (symbol, direction), slot in self.positions.items():
+            key = (product_of(symbol), direction)
+            sides[key] = sides.get(key, 0.0) + self.slot_margin(symbol, slot)
+        products = {product for product, _ in sides}
+        return round(sum(max(sides.get((p, Direction.LONG), 0.0), sides.get((p, Direction.SHORT), 0.0))
+                         for p in products), 2)
 
     def balance(self) -> float:
         return round(self.pre_balance + self.realized_pnl + self.unrealized() - self.commission, 2)

@@ -57,6 +57,20 @@ def test_pnl_margin_and_commission_on_hand_computed_figures(sim: Sim) -> None:
     eventually(lambda: _long(sim).volume == 0, what="flat position pushed")
 
 
+def test_margin_follows_the_single_side_rule_for_long_and_short_in_au(sim: Sim) -> None:
+    sim.tick(last=950.00, bid=950.00, ask=950.00)
+    sim.wait_order(sim.send(BUY, 2, 950.00), Status.ALLTRADED)
+    sim.wait_order(sim.send(SELL, 1, 950.00), Status.ALLTRADED)  # opens a short: the account holds both sides
+    eventually(lambda: sim.position(SELL) is not None and sim.position(SELL).volume == 1, what="short opened")
+    account = sim.account()
+    # SHFE 单向大边: only the larger side (2 long lots) is charged, not 3 lots
+    assert account.extra["margin"] == pytest.approx(0.10 * 950.00 * 1000 * 2)  # 190,000
+    assert account.available == pytest.approx(INITIAL - 30 - 190_000)
+    sim.wait_order(sim.send(SELL, 2, 950.00), Status.ALLTRADED)  # the short side becomes the larger one
+    eventually(lambda: sim.position(SELL).volume == 3, what="3 short")
+    assert sim.account().extra["margin"] == pytest.approx(0.10 * 950.00 * 1000 * 3)  # 285,000
+
+
 def test_short_pnl_has_the_opposite_sign(sim: Sim) -> None:
     sim.tick(last=951.50, bid=951.50, ask=951.52)
     sim.wait_order(sim.send(SELL, 1, 951.50), Status.ALLTRADED)
