@@ -185,39 +185,39 @@ def split_ids(text: str) -> list[str]:
     return [part.strip() for part in text.strip("[]").split(",") if part.strip()]
 
 
-def trigger_page(db: Database, strategy: str | None, cursor: int | None, page_size: int) -> dict[str, Any]:
-    where, args = [], []
-    if strategy:
-        where.append("strategy = %s")
-        args.append(strategy)
+def _id_page(db: Database, select: str, cursor: int | None, page_size: int,
+             where: list[str] | None = None, args: list[Any] | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """Rows of `select`, newest id first, after `cursor` (an id); with the next page's cursor."""
+    where, args = list(where or []), list(args or [])
     if cursor:
         where.append("id < %s")
         args.append(cursor)
-    sql = "SELECT * FROM strategy_triggers"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+    sql = select + (" WHERE " + " AND ".join(where) if where else "")
     rows = db.query(sql + " ORDER BY id DESC LIMIT %s", [*args, page_size + 1])
     more = len(rows) > page_size
     rows = rows[:page_size]
-    items = [jsonable(r) for r in rows]
+    return [jsonable(r) for r in rows], (str(rows[-1]["id"]) if more else None)
+
+
+def _json_field(items: list[dict[str, Any]], name: str) -> None:
+    for item in items:
+        if isinstance(item.get(name), str):
+            item[name] = json.loads(item[name])
+
+
+def trigger_page(db: Database, strategy: str | None, cursor: int | None, page_size: int) -> dict[str, Any]:
+    where, args = (["strategy = %s"], [strategy]) if strategy else ([], [])
+    items, next_cursor = _id_page(db, "SELECT * FROM strategy_triggers", cursor, page_size, where, args)
     for item in items:
         item["vt_orderids"] = split_ids(item["vt_orderids"])
-    return {"items": items, "next_cursor": str(rows[-1]["id"]) if more else None, "page_size": page_size}
+    return {"items": items, "next_cursor": next_cursor, "page_size": page_size}
 
 
 def system_events(db: Database, cursor: int | None, page_size: int) -> dict[str, Any]:
-    sql, args = "SELECT id, ts, level, kind, message, detail FROM system_events", []
-    if cursor:
-        sql += " WHERE id < %s"
-        args.append(cursor)
-    rows = db.query(sql + " ORDER BY id DESC LIMIT %s", [*args, page_size + 1])
-    more = len(rows) > page_size
-    rows = rows[:page_size]
-    items = [jsonable(r) for r in rows]
-    for item in items:
-        if isinstance(item.get("detail"), str):
-            item["detail"] = json.loads(item["detail"])
-    return {"items": items, "next_cursor": str(rows[-1]["id"]) if more else None, "page_size": page_size}
+    select = "SELECT id, ts, level, kind, message, detail FROM system_events"
+    items, next_cursor = _id_page(db, select, cursor, page_size)
+    _json_field(items, "detail")
+    return {"items": items, "next_cursor": next_cursor, "page_size": page_size}
 
 
 AUDIT_COLUMNS = ("id, uid, command_id, type, params, source, operator, issued_at, received_at, status, reason,"
@@ -226,18 +226,9 @@ AUDIT_COLUMNS = ("id, uid, command_id, type, params, source, operator, issued_at
 
 def command_audit_page(db: Database, cursor: int | None, page_size: int) -> dict[str, Any]:
     """Operator commands and their answers, newest first (the core's audit table)."""
-    sql, args = f"SELECT {AUDIT_COLUMNS} FROM command_audit", []
-    if cursor:
-        sql += " WHERE id < %s"
-        args.append(cursor)
-    rows = db.query(sql + " ORDER BY id DESC LIMIT %s", [*args, page_size + 1])
-    more = len(rows) > page_size
-    rows = rows[:page_size]
-    items = [jsonable(r) for r in rows]
-    for item in items:
-        if isinstance(item.get("params"), str):
-            item["params"] = json.loads(item["params"])
-    return {"items": items, "next_cursor": str(rows[-1]["id"]) if more else None, "page_size": page_size}
+    items, next_cursor = _id_page(db, f"SELECT {AUDIT_COLUMNS} FROM command_audit", cursor, page_size)
+    _json_field(items, "params")
+    return {"items": items, "next_cursor": next_cursor, "page_size": page_size}
 
 
 def mysql_ok(db: Database) -> bool:
