@@ -41,7 +41,19 @@ from common.contract import Keys  # noqa: E402
 from common.db import Database, migrate  # noqa: E402
 from tests.helpers import deep_merge  # noqa: E402
 
-SHARED_DATA = Path(os.environ.get("ARBIG_SHARED_DATA", str(ROOT.parent / "shared" / "data")))
+
+def _shared_data() -> Path:
+    """The real SHFE data the replay tests read (never copied into the repo): ARBIG_SHARED_DATA, else
+    ../shared/data beside the checkout, else the workplace's /work/shared/data (a clone made elsewhere)."""
+    if os.environ.get("ARBIG_SHARED_DATA"):
+        return Path(os.environ["ARBIG_SHARED_DATA"])
+    for candidate in (ROOT.parent / "shared" / "data", Path("/work/shared/data")):
+        if candidate.is_dir():
+            return candidate
+    return ROOT.parent / "shared" / "data"  # missing: the replay tests fail naming this path
+
+
+SHARED_DATA = _shared_data()
 MYSQL_HOST = os.environ.get("ARBIG_TEST_MYSQL_HOST", "127.0.0.1")
 MYSQL_PORT = int(os.environ.get("ARBIG_TEST_MYSQL_PORT", "3306"))
 REDIS_HOST = os.environ.get("ARBIG_TEST_REDIS_HOST", "127.0.0.1")

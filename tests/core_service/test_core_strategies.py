@@ -35,7 +35,7 @@ class _TickCounter(CtaTemplate):
         self.on_count(tick)
 
     def on_count(self, tick: TickData) -> None:
-        raise NotImplementedError
+        """What the subclass does on its n-th tick (`self.ticks`); the base does nothing."""
 
 
 class ExplodingStrategy(_TickCounter):
