@@ -1,5 +1,6 @@
 """A small TCP proxy for fault tests: cut a real server off (connections dropped, new ones
-refused) and bring it back, without touching the server itself."""
+refused), or hang it (connections stay open, nothing moves either way, as a stalled server or a
+network black hole), and bring it back, without touching the server itself."""
 
 from __future__ import annotations
 
@@ -17,9 +18,24 @@ class TcpProxy:
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
         self._up = False
+        self._flowing = threading.Event()
+        self._flowing.set()
         self.up()
 
+    def hang(self) -> None:
+        """Stop moving bytes in both directions; connections (also new ones) stay open and wait.
+        `resume()` lets the buffered bytes through, in order, as after a network stall."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
+
+    @property
+    def hung(self) -> bool:
+        return not self._flowing.is_set()
+
     def up(self) -> None:
+        self._flowing.set()
         with self._lock:
             if self._up:
                 return
@@ -71,10 +87,13 @@ class TcpProxy:
                 self._conns += [client, upstream]
             threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
 
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
+    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
         try:
             while True:
+                if not self._flowing.wait(0.05):
+                    if a.fileno() < 0 or b.fileno() < 0:
+                        raise OSError("closed")
+                    continue
                 readable, _, _ = select.select([a, b], [], [], 1.0)
                 for src in readable:
                     data = src.recv(65536)
