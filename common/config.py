@@ -120,6 +120,7 @@ class StrategyConfig(_Strict):
     setting: dict[str, Any] = {}
     auto_init: bool = False
     auto_start: bool = False
+    auto_restart: bool = False  # also start it again when the supervisor restarts a crashed core
 
 
 class WebConfig(_Strict):
@@ -200,6 +201,9 @@ def load_config(path: Path | None = None) -> AppConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r});"
+                          " save it as UTF-8") from exc
     return parse_config(text, path)
 
 

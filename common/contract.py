@@ -17,6 +17,7 @@ Redis layout (every key starts with the configured prefix, "" in production):
   arbig:commands                list     Command JSON; web LPUSHes, core BRPOPs
   arbig:reply:{command_id}      list     CommandReply JSON; core LPUSHes, sender BRPOPs
   arbig:cmd_seen:{command_id}   string   set once by the core so one command id never runs twice
+  arbig:core_lease:{account}    string   the core trading this account (pid, host, since), short lease
   arbig:web:session:{hash}      string   web login session (token hash -> JSON), with expiry
   arbig:web:login_failures:{ip} string   failed-login counter for throttling, with expiry
 """
@@ -28,9 +29,9 @@ import re
 import time
 import uuid
 from enum import Enum, StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator, model_validator
 
 # ---------------------------------------------------------------- keys
 
@@ -91,6 +92,10 @@ class Keys:
 
     def command_seen(self, command_id: str) -> str:
         return f"{self.prefix}arbig:cmd_seen:{command_id}"
+
+    def core_lease(self, account: str) -> str:
+        """Held by the one core trading `account` (see core_service/instance_lock.py)."""
+        return f"{self.prefix}arbig:core_lease:{account}"
 
     # web service (sessions and login throttling live in Redis too)
     def web_session(self, token_hash: str) -> str:
@@ -317,6 +322,7 @@ class StrategyState(Message):
     trading: bool = False
     state: Literal["ADDED", "INITING", "INITED", "TRADING", "STOPPED", "ERROR"] = "ADDED"
     error: str = ""
+    note: str = ""  # why it is not running though the config would start it (e.g. after a crash)
     ts_ms: int = Field(default_factory=now_ms)
 
 
@@ -395,16 +401,25 @@ class CommandType(StrEnum):
     CONTRACT_SWITCH = "contract.switch"
 
 
+# Strict shapes for everything an operator sends (web, CLI, raw Redis): no bool -> int, no 1.0 lots,
+# no numeric strings, no NaN/inf, bounded strings and containers, unknown fields refused.
+PRICE_MAX = 1_000_000.0  # far above any SHFE price; stops 1e300 from reaching the gateway
+NO_CONTROL = r"^[^\x00-\x1f\x7f]+$"
+Lots = Annotated[int, Strict(), Field(ge=1, le=1000, description="whole lots, 1..1000 (JSON integer)")]
+Price = Annotated[float, Strict(), Field(gt=0, le=PRICE_MAX, allow_inf_nan=False, description="finite, > 0")]
+Name = Annotated[str, Strict(), Field(min_length=1, max_length=64, pattern=NO_CONTROL)]
+
+
 class StrategyParams(Message):
-    name: str = Field(min_length=1, max_length=64)
+    name: Name
 
 
 class ClosePositionParams(Message):
-    vt_symbol: str = Field(pattern=r"^[A-Za-z]{1,2}\d{3,4}\.[A-Z]+$")
+    vt_symbol: Annotated[str, Strict(), Field(max_length=32, pattern=r"^[A-Za-z]{1,2}\d{3,4}\.[A-Z]+$")]
     direction: Literal["LONG", "SHORT"]  # the direction of the position to close
-    volume: int = Field(gt=0, le=1000)
+    volume: Lots
     price_type: Literal["LIMIT", "MARKET"] = "MARKET"
-    price: float | None = Field(default=None, gt=0)
+    price: Price | None = None
 
     @model_validator(mode="after")
     def _price_for_limit(self) -> ClosePositionParams:
@@ -414,7 +429,7 @@ class ClosePositionParams(Message):
 
 
 class CancelOrderParams(Message):
-    vt_orderid: str = Field(min_length=1, max_length=128)
+    vt_orderid: Annotated[str, Strict(), Field(min_length=1, max_length=128, pattern=NO_CONTROL)]
 
 
 class EmptyParams(Message):
@@ -422,7 +437,7 @@ class EmptyParams(Message):
 
 
 class SwitchContractParams(Message):
-    symbol: str = Field(pattern=r"^[a-z]{1,2}\d{4}$")
+    symbol: Annotated[str, Strict(), Field(max_length=8, pattern=r"^[a-z]{1,2}\d{4}$")]
 
 
 PARAMS_MODEL: dict[CommandType, type[Message]] = {
@@ -434,18 +449,22 @@ PARAMS_MODEL: dict[CommandType, type[Message]] = {
     CommandType.EMERGENCY_STOP: EmptyParams,
     CommandType.CONTRACT_SWITCH: SwitchContractParams,
 }
+PARAMS_MAX_KEYS = 16
 
 
 class Command(Message):
-    """An operator command. Refused by the core once older than its ttl."""
+    """An operator command. Refused by the core once older than its ttl.
 
-    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    `params` stays a plain object on the wire; it is checked strictly against the type's model
+    (errors are located under `params`)."""
+
+    id: Annotated[str, Strict(), Field(default_factory=lambda: uuid.uuid4().hex, max_length=64)]
     type: CommandType
-    params: dict[str, Any] = {}
-    issued_ms: int = Field(default_factory=now_ms)
-    ttl_s: float = Field(5.0, gt=0, le=60)
-    source: str = Field("cli", max_length=32)
-    operator: str = Field("operator", max_length=64)
+    params: dict[str, Any] = Field(default={}, max_length=PARAMS_MAX_KEYS)
+    issued_ms: Annotated[int, Strict(), Field(default_factory=now_ms, ge=0, le=10**14)]
+    ttl_s: Annotated[float, Strict(), Field(5.0, gt=0, le=60, allow_inf_nan=False)]
+    source: Annotated[str, Strict(), Field("cli", max_length=32)]
+    operator: Annotated[str, Strict(), Field("operator", max_length=64)]
 
     @field_validator("id")
     @classmethod
@@ -454,10 +473,13 @@ class Command(Message):
             raise ValueError("command id must be 8-64 letters, digits, '-' or '_'")
         return value
 
-    @model_validator(mode="after")
-    def _check_params(self) -> Command:
-        PARAMS_MODEL[self.type].model_validate(self.params)
-        return self
+    @field_validator("params")
+    @classmethod
+    def _check_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        kind = info.data.get("type")
+        if kind is not None:  # a bad type is reported on its own
+            PARAMS_MODEL[kind].model_validate(value)
+        return value
 
     def typed_params(self) -> Any:
         return PARAMS_MODEL[self.type].model_validate(self.params)

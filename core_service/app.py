@@ -1,8 +1,10 @@
 """The core application: wires vnpy's engines to the recorders, the command loop and the watchers.
 
-Start order: MySQL schema, writers, vnpy MainEngine + CtaEngine, recorder handlers, gateway
-connect (with login watchdog), strategies, command loop, config watcher, heartbeat.
-Stop order is the reverse; everything buffered is flushed (or spooled) before the process ends.
+Start order: the instance lock (one core per account), MySQL schema, writers, vnpy MainEngine +
+CtaEngine, recorder handlers, gateway connect (with login watchdog), strategies, command loop and
+local control channel, config watcher, heartbeat (which also renews the lock's Redis lease).
+Stop order is the reverse; everything buffered is flushed (or spooled) before the process ends,
+and the stop's cause is recorded as a system event.
 Import this module only after `runtime.prepare_runtime()` (vnpy reads its folder on import).
 """
 
@@ -43,14 +45,17 @@ from core_service import serializers as ser
 from core_service.actions import TradingActions
 from core_service.commands import CommandProcessor, EventThreadRunner, Refused
 from core_service.config_watcher import ConfigWatcher
+from core_service.control_socket import ControlServer, socket_path
 from core_service.cta import ArbigCtaEngine
 from core_service.gateway_status import GatewayStatusTracker, LoginWatchdog
 from core_service.gateways import add_gateway, connect_gateway
 from core_service.guarded_events import GuardedEventEngine
+from core_service.instance_lock import AlreadyRunning, InstanceLock, account_of
 from core_service.mysql_writer import MysqlWriter
 from core_service.recorder import Recorder
 from core_service.redis_publisher import RedisPublisher
 from core_service.spool import Spool
+from core_service.strategy_setup import StrategySetup
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +64,18 @@ class ArbigCtaApp(CtaStrategyApp):
     engine_class = ArbigCtaEngine
 
 
+RUNNING_CONFIG = "running_config.json"
+
+
 class CoreApp:
-    def __init__(self, config: AppConfig, config_file: Path, secrets: Secrets, runtime: Path) -> None:
+    contract_check_s = 20.0  # after login: say so if the main contract is still unknown by then
+
+    def __init__(self, config: AppConfig, config_file: Path, secrets: Secrets, runtime: Path,
+                 recovery: str = "") -> None:
+        """`recovery`: why the supervisor restarted this core after a crash ("" on a normal start);
+        strategies then come back running only where `auto_restart` says so."""
         self.config = config
+        self.recovery = recovery
         self.config_file = config_file
         self.secrets = secrets
         self.runtime = runtime
@@ -77,6 +91,9 @@ class CoreApp:
             password=secrets.redis_password.get_secret_value() or None,
             decode_responses=True, socket_connect_timeout=2, socket_timeout=5, health_check_interval=10,
         )
+        account = account_of(config, secrets)
+        self.lock = InstanceLock(runtime, account, self.redis, self.keys.core_lease(account))
+        self._lease_conflict_reported = False
         self.writer = MysqlWriter(self._db_connect, Spool(runtime / "mysql_spool.jsonl"),
                                   Spool(runtime / "mysql_rejected.jsonl"), on_state=self._on_mysql_state)
         self.publisher = RedisPublisher(self.redis, self.keys.main_contract)
@@ -88,6 +105,7 @@ class CoreApp:
         self.watchdog: LoginWatchdog | None = None
         self.commands: CommandProcessor | None = None
         self.watcher: ConfigWatcher | None = None
+        self.control: ControlServer | None = None
         self.runner: EventThreadRunner | None = None
         self._heartbeat_thread = threading.Thread(target=self._beat, name="arbig-heartbeat", daemon=True)
         self._subscribed: set[str] = set()
@@ -95,6 +113,8 @@ class CoreApp:
 
     # ------------------------------------------------------------ start
     def start(self) -> None:
+        self.lock.acquire()  # raises AlreadyRunning before anything connects or trades
+        self._write_running_config()
         self._ensure_schema(attempts=5)
         self.writer.start()
         for key in (self.keys.orders, self.keys.positions, self.keys.strategies, self.keys.contracts):
@@ -115,17 +135,36 @@ class CoreApp:
         self.recorder.start()
         self.runner = EventThreadRunner(self.event_engine)
         self._publish_main_contract()
+        recovered = f"; restarted by the supervisor after: {self.recovery}" if self.recovery else ""
         self.recorder.system_event("start", f"core started (pid {os.getpid()}, gateway {self.config.gateway.name},"
-                                            f" main contract {self._main_symbol})")
+                                            f" main contract {self._main_symbol}){recovered}",
+                                   "WARNING" if self.recovery else "INFO")
+        if not self.lock.lease_held:
+            self.recorder.system_event("lock", "Redis unreachable at start: only the local lock guards against a"
+                                               " second core until Redis answers", "WARNING")
         self.cta.init_engine()  # type: ignore[union-attr]
         self._heartbeat_thread.start()
         self.watchdog = connect_gateway(gateway, self.config, self.secrets, self.runtime, self.tracker)
         self.commands = CommandProcessor(self.redis, self.keys, self._handlers(), self.recorder.command_audited,
                                          self.config.core.command_ttl_s)
         self.commands.start()
+        self.control = ControlServer(socket_path(self.runtime), self.commands.process_local,
+                                     lambda: self.heartbeat().model_dump(mode="json"))
+        self.control.start()
         self.watcher = ConfigWatcher(self.config_file, lambda: self.config, self.switch_main_contract,
                                      self._report, self.config.core.config_poll_s)
         self.watcher.start()
+
+    def _write_running_config(self) -> None:
+        """The settings this core runs with (no secrets in them), for a web service restarted while the
+        file is broken: it serves with these instead of refusing to start (scripts/run_app.py)."""
+        path = self.runtime / RUNNING_CONFIG
+        try:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(self.config.model_dump_json(indent=2), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", path, exc)
 
     def _db_connect(self) -> pymysql.Connection:
         if not self._schema_ready:
@@ -149,45 +188,19 @@ class CoreApp:
 
     # ------------------------------------------------------------ strategies
     def _setup_strategies(self) -> None:
-        """Add configured strategies once the main contract is known; auto init/start them."""
+        """Add configured strategies once the main contract is known; auto init/start them (once)."""
         if self._strategies_set_up.is_set() or self.cta is None:
             return
         self._strategies_set_up.set()
-        futures: list[tuple[str, bool, Any]] = []
-        for item in self.config.strategies:
-            vt_symbol = item.vt_symbol or f"{self._main_symbol}.{self.config.market_data.exchange}"
-            if item.name not in self.cta.strategies:
-                if item.class_name not in self.cta.classes:
-                    self._report("strategy", f"strategy {item.name}: class {item.class_name} not found", "ERROR")
-                    continue
-                try:
-                    self.cta.add_strategy(item.class_name, item.name, vt_symbol, dict(item.setting))
-                except Exception as exc:  # a bad setting must not stop the core
-                    self._report("strategy", f"strategy {item.name} not added: {type(exc).__name__}: {exc}",
-                                 "ERROR")
-                    continue
-            if item.auto_init and item.name in self.cta.strategies:
-                futures.append((item.name, item.auto_start, self.cta.init_strategy(item.name)))
+        assert self.main_engine is not None and self.runner is not None
+        StrategySetup(self.config, self.cta, self.main_engine, self.runner, self._report, self.recovery,
+                      ready=self._gateway_reported_account, halted=self._stop_beat.is_set).run(self._main_symbol)
         for strategy in self.cta.strategies.values():
             self.on_strategy(self.cta.strategy_state(strategy))
-        threading.Thread(target=self._finish_setup, args=(futures,), name="arbig-strategy-setup",
-                         daemon=True).start()
 
-    def _finish_setup(self, futures: list[tuple[str, bool, Any]]) -> None:
-        """Wait for auto-init, auto-start on the event thread, then let a held replay begin."""
-        assert self.cta is not None and self.runner is not None and self.main_engine is not None
-        for name, auto_start, future in futures:
-            try:
-                future.result(timeout=120)
-            except Exception as exc:
-                self._report("strategy", f"strategy {name} init failed: {exc}", "ERROR")
-                continue
-            strategy = self.cta.strategies.get(name)
-            if auto_start and strategy is not None and strategy.inited:
-                self.runner.run(lambda n=name: self.cta.start_strategy(n) or {}, 10.0)  # type: ignore[union-attr]
-        gateway = self.main_engine.get_gateway(self.main_engine.get_all_gateway_names()[0])
-        if hasattr(gateway, "release_replay"):
-            gateway.release_replay()
+    def _gateway_reported_account(self) -> bool:
+        return (self.tracker.current.state == GatewayState.LOGGED_IN and self.main_engine is not None
+                and bool(self.main_engine.get_all_accounts()))
 
     def _strategy_of_order(self, vt_orderid: str) -> str | None:
         strategy = self.cta.orderid_strategy_map.get(vt_orderid) if self.cta else None
@@ -230,12 +243,25 @@ class CoreApp:
                     GatewayState.CONNECTED: "connect"}.get(new.state, "gateway")
             text = f"gateway {new.name}: {new.state.value.lower()}" + (f" ({new.reason})" if new.reason else "")
             self.recorder.system_event(kind, text, level, state=new.state.value, reason=new.reason)
+        if new.state == GatewayState.LOGGED_IN and old.state != GatewayState.LOGGED_IN:
+            timer = threading.Timer(self.contract_check_s, self._check_main_contract_known)
+            timer.daemon = True
+            timer.start()
         if self.watchdog:
             if new.state == GatewayState.LOGGED_IN:
                 self.watchdog.disarm()
             elif new.state == GatewayState.DISCONNECTED and old.state == GatewayState.LOGGED_IN:
                 self.watchdog.arm()  # the library reconnects by itself; say so if it does not
         self._beat_now.set()  # never write to Redis here: this may be CTP's callback thread
+
+    def _check_main_contract_known(self) -> None:
+        if self.main_engine is None or self._stop_beat.is_set():
+            return
+        symbol = self._main_symbol
+        if self.main_engine.get_contract(f"{symbol}.{self.config.market_data.exchange}") is None:
+            self._report("config", f"market_data.main_contract: {symbol} is not known to the gateway"
+                                   f" {self.contract_check_s:.0f} s after login (unknown or expired contract): no"
+                                   " market data, strategies on it not started; fix the config file", "ERROR")
 
     def _on_mysql_state(self, ok: bool, error: str) -> None:
         if self.recorder:
@@ -290,6 +316,7 @@ class CoreApp:
             self._subscribed.discard(old)
         self.publisher.delete(self.keys.tick_stream(old))
         self._publish_main_contract()
+        self._write_running_config()
         for contract in self.main_engine.get_all_contracts():
             if contract.symbol in (old, symbol):
                 info = ser.contract_info(contract, symbol)
@@ -358,11 +385,23 @@ class CoreApp:
             self._beat_now.wait(self.config.core.heartbeat_interval_s)
             self._beat_now.clear()
             if not self._stop_beat.is_set():
+                self._renew_lease()
                 self._write_heartbeat()
 
+    def _renew_lease(self) -> None:
+        try:
+            self.lock.renew()
+            self._lease_conflict_reported = False
+        except AlreadyRunning as exc:  # another core took the account while Redis was out of our reach
+            if not self._lease_conflict_reported:
+                self._lease_conflict_reported = True
+                self._report("lock", f"second core detected: {exc}. Two cores trade one account: stop one now",
+                             "ERROR")
+
     # ------------------------------------------------------------ stop
-    def stop(self) -> None:
-        log.info("core stopping")
+    def stop(self, reason: str = "asked to stop") -> None:
+        """Stop everything; `reason` (signal, crash, dependency) is recorded as the stop's cause."""
+        log.info("core stopping: %s", reason)
         for part in (self.watcher, self.commands):
             if part is not None:
                 part.stop(timeout=2.0)
@@ -370,8 +409,11 @@ class CoreApp:
             self.watchdog.disarm()
         self._stop_beat.set()
         self._beat_now.set()
+        if self.control is not None:
+            self.control.stop(timeout=1.0)
         if self.recorder:
-            self.recorder.system_event("stop", "core stopping")
+            self.recorder.system_event("stop", f"core stopping: {reason}", "INFO" if reason.startswith(
+                ("SIG", "asked")) else "ERROR", reason=reason)
         if self.runner:
             self.runner.close()
         if self.main_engine is not None:
@@ -383,4 +425,5 @@ class CoreApp:
         self.writer.stop(timeout=3.0)
         with contextlib.suppress(redis.RedisError):
             self.redis.delete(self.keys.heartbeat)
+        self.lock.release()
         log.info("core stopped (mysql spool: %d records waiting)", len(self.writer.spool))

@@ -2,7 +2,9 @@
 
 Every command gets exactly one answer (done, refused with the reason, or failed) and one audit
 row. A command runs at most once: its id is claimed in Redis (SET NX) before anything happens,
-so a double click or a retried request is refused as a duplicate. A command older than its
+so a double click or a retried request is refused as a duplicate. The same processor serves the
+local control channel (core_service/control_socket.py): those commands are claimed in memory only
+and answered on the socket, so an emergency stop never waits on Redis. A command older than its
 time-to-live is refused, so a "close position" queued before a restart never fires later.
 Trading actions run on vnpy's event thread (serialised with the strategies); a job the loop has
 given up waiting for is never started afterwards.
@@ -14,6 +16,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 EVENT_RUN_JOB = "eArbigJob."
 SEEN_TTL_S = 24 * 3600
 REPLY_TTL_S = 120
+CLAIMS_IN_MEMORY = 10_000
 
 
 class Refused(Exception):
@@ -124,6 +128,8 @@ class CommandProcessor(threading.Thread):
         self.audit = audit
         self.max_ttl_s = max_ttl_s
         self._halt = threading.Event()
+        self._claims: OrderedDict[str, int] = OrderedDict()
+        self._claims_lock = threading.Lock()
 
     def stop(self, timeout: float = 2.0) -> None:
         self._halt.set()
@@ -148,15 +154,33 @@ class CommandProcessor(threading.Thread):
                 log.exception("command loop: unexpected error while processing a command")
 
     # ------------------------------------------------------------ one command
-    def process(self, raw: str | bytes) -> CommandReply:
+    def process(self, raw: str | bytes, local: bool = False) -> CommandReply:
+        """Run one command; `local`: it came on the control socket (answered there, not in Redis)."""
         received = now_ms()
         command, reply = self._parse(raw)
         if command is not None and reply is None:
-            reply = self._execute(command, received)
+            reply = self._execute(command, received, local)
         assert reply is not None
-        self._answer(reply)
+        if not local:
+            self._answer(reply)
         self._audit(command, raw, reply, received)
         return reply
+
+    def process_local(self, raw: str) -> CommandReply:
+        return self.process(raw, local=True)
+
+    def _claim(self, command_id: str, received: int, local: bool) -> bool:
+        """True the first time an id is seen: in memory (both paths), and in Redis for the Redis path
+        (so a command id also never runs twice across a core restart)."""
+        with self._claims_lock:
+            if command_id in self._claims:
+                return False
+            self._claims[command_id] = received
+            while len(self._claims) > CLAIMS_IN_MEMORY:
+                self._claims.popitem(last=False)
+        if local:
+            return True
+        return bool(self.client.set(self.keys.command_seen(command_id), str(received), nx=True, ex=SEEN_TTL_S))
 
     def _parse(self, raw: str | bytes) -> tuple[Command | None, CommandReply | None]:
         try:
@@ -169,14 +193,14 @@ class CommandProcessor(threading.Thread):
             return None, CommandReply(command_id=command_id, status=CommandStatus.REFUSED,
                                       reason=f"invalid command: {problems}")
 
-    def _execute(self, command: Command, received: int) -> CommandReply:
+    def _execute(self, command: Command, received: int, local: bool = False) -> CommandReply:
         ttl = min(command.ttl_s, self.max_ttl_s)
         age = command.age_s(received)
         if age > ttl:
             return self._refuse(command, f"expired: issued {age:.1f} s ago, limit {ttl:.0f} s; not executed")
         if age < -ttl:
             return self._refuse(command, "issued in the future (clock skew?); not executed")
-        if not self.client.set(self.keys.command_seen(command.id), str(received), nx=True, ex=SEEN_TTL_S):
+        if not self._claim(command.id, received, local):
             return self._refuse(command, f"duplicate: command {command.id} was already received; not executed again")
         handler = self.handlers.get(command.type)
         if handler is None:

@@ -1,7 +1,8 @@
 """Watches the configuration file while the core runs and applies a main-contract change.
 
-An edit that does not validate is refused: the error is logged and recorded as a system event,
-and the running settings stay. Only the main contract is applied live; other changed fields are
+An edit that does not validate is refused, whatever the cause (invalid field, not JSON, not UTF-8,
+unreadable, a main contract the gateway does not know): the error is logged and recorded as a
+system event (shown on the system page), and the running settings stay. Only the main contract is applied live; other changed fields are
 reported as needing a restart.
 """
 
@@ -81,7 +82,7 @@ class ConfigWatcher(threading.Thread):
     def check_now(self) -> None:
         try:
             new = load_config(self.path)
-        except ConfigError as exc:
+        except (ConfigError, OSError, ValueError) as exc:  # invalid, unreadable, not UTF-8: all refused
             self.report("config", f"configuration edit refused, running settings kept: {exc}", "ERROR")
             return
         old = self.current()
@@ -89,7 +90,12 @@ class ConfigWatcher(threading.Thread):
         if not changed:
             return
         if "market_data.main_contract" in changed:
-            self.apply_main_contract(new.market_data.main_contract)
+            try:
+                self.apply_main_contract(new.market_data.main_contract)
+            except Exception as exc:  # unknown or expired contract, gateway trouble: refused, said so
+                self.report("config", f"configuration edit refused, field 'market_data.main_contract':"
+                                      f" {exc}", "ERROR")
+                return
         others = [c for c in changed if c != "market_data.main_contract"]
         if others:
             self.report("config", f"configuration changes to {', '.join(others)} take effect after a restart",

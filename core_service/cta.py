@@ -74,6 +74,7 @@ class ArbigCtaEngine(CtaEngine):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.errors: dict[str, str] = {}
+        self.notes: dict[str, str] = {}  # why a strategy is not running though the config would start it
         self.started_once: set[str] = set()
         self.initing: set[str] = set()
         self._pending: dict[str, _PendingTrigger] = {}  # vt_orderid -> trigger waiting for its orders
@@ -200,6 +201,7 @@ class ArbigCtaEngine(CtaEngine):
 
     def start_strategy(self, strategy_name: str) -> None:
         self.errors.pop(strategy_name, None)
+        self.notes.pop(strategy_name, None)
         super().start_strategy(strategy_name)
         if self.strategies[strategy_name].trading:
             self.started_once.add(strategy_name)
@@ -243,6 +245,7 @@ class ArbigCtaEngine(CtaEngine):
             trading=strategy.trading,
             state=state,  # type: ignore[arg-type]
             error=error,
+            note=self.notes.get(name, ""),
         )
 
 

@@ -19,6 +19,7 @@
       + "<div><label>" + A.esc(A.t("col_contract")) + "</label><span class='text mono'>" + A.esc(s.vt_symbol) + "</span></div>"
       + "<div><label>" + A.esc(A.t("gw_since")) + "</label><span class='text mono'>" + A.esc(A.fmtDateTime(s.ts_ms)) + "</span></div></div>"
       + (s.error ? "<div class='msg bad'>" + A.esc(s.error) + "</div>" : "")
+      + (s.note ? "<div class='msg warn note'>" + A.esc(s.note) + "</div>" : "")
       + "<div class='grid2' style='margin-top:8px'><div><label class='muted'>" + A.esc(A.t("parameters")) + "</label>" + kvTable(s.parameters)
       + "</div><div><label class='muted'>" + A.esc(A.t("variables")) + "</label>" + kvTable(s.variables) + "</div></div>";
   }
