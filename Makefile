@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench services set-password
+.PHONY: run test lint bench services set-password stop status
 
 $(STAMP): pyproject.toml scripts/setup_venv.sh
 	scripts/setup_venv.sh
@@ -15,6 +15,14 @@ services: $(STAMP)
 run: $(STAMP)
 	scripts/ensure_services.sh
 	$(PY) -m scripts.run_app
+
+# Stop trading now: every strategy stopped, every open order cancelled, through the core's local
+# control channel (works while Redis is down or hung). Positions stay open: close them from the page.
+stop: $(STAMP)
+	$(PY) -m core_service.cli --via local emergency-stop
+
+status: $(STAMP)
+	$(PY) -m core_service.cli --via local status
 
 test: $(STAMP)
 	scripts/ensure_services.sh --chromium

@@ -77,6 +77,11 @@ def main() -> int:
         return 3
     if not ensure_password(web):
         return 2
+    if web.fallback:
+        from common.event_log import record_event
+
+        log.error("%s", web.fallback)
+        record_event(web.config, web.secrets, "config", f"web service: {web.fallback}", "ERROR")
     cfg = web.config.web
     log.info("web service on http://%s:%d (config %s)", cfg.host, cfg.port, web.config_file)
     uvicorn.run(create_app(web), host=cfg.host, port=cfg.port, log_level="info", access_log=False,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.config import AppConfig, Secrets, config_path, load_config, load_secrets
+from common.config import AppConfig, ConfigError, Secrets, config_path, load_config, load_secrets
 from common.contract import Keys
 
 SESSION_TTL_S = 12 * 3600
@@ -28,6 +29,7 @@ class WebSettings:
     config: AppConfig
     config_file: Path
     secrets: Secrets = field(default_factory=Secrets)
+    fallback: str = ""  # why the core's running settings are used instead of the (broken) file
 
     @property
     def keys(self) -> Keys:
@@ -47,9 +49,26 @@ class WebSettings:
 
 
 def load_settings(path: Path | None = None) -> WebSettings:
-    """Load the config (ARBIG_CONFIG or config/arbig.json) and the secrets; raise ConfigError."""
+    """Load the config (ARBIG_CONFIG or config/arbig.json) and the secrets; raise ConfigError.
+
+    If the file is broken but the core publishes the settings it runs with (ARBIG_RUNNING_CONFIG,
+    set by the supervisor), serve with those: the core refused the edit and kept trading on them,
+    so a web restart must not stop on the same edit. `fallback` then says why."""
     path = path or config_path()
-    return WebSettings(config=load_config(path), config_file=path, secrets=load_secrets())
+    secrets = load_secrets()
+    try:
+        return WebSettings(config=load_config(path), config_file=path, secrets=secrets)
+    except ConfigError as exc:
+        running = Path(os.environ.get("ARBIG_RUNNING_CONFIG", ""))
+        if not running.name or not running.is_file():
+            raise
+        try:
+            config = load_config(running)
+        except ConfigError:
+            raise exc from None
+        return WebSettings(config=config, config_file=path, secrets=secrets,
+                           fallback=f"the config file is invalid ({exc}); serving with the settings the core"
+                                    f" runs with ({running})")
 
 
 def is_loopback(host: str) -> bool:
