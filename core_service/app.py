@@ -21,6 +21,8 @@ from typing import Any
 
 import pymysql
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from vnpy.trader.constant import Exchange
 from vnpy.trader.engine import MainEngine
 from vnpy.trader.object import SubscribeRequest
@@ -50,7 +52,8 @@ from core_service.cta import ArbigCtaEngine
 from core_service.gateway_status import GatewayStatusTracker, LoginWatchdog
 from core_service.gateways import add_gateway, connect_gateway
 from core_service.guarded_events import GuardedEventEngine
-from core_service.instance_lock import AlreadyRunning, InstanceLock, account_of
+from core_service.heartbeat import HeartbeatThread
+from core_service.instance_lock import InstanceLock, account_of
 from core_service.mysql_writer import MysqlWriter
 from core_service.recorder import Recorder
 from core_service.redis_publisher import RedisPublisher
@@ -83,17 +86,15 @@ class CoreApp:
         self.started_ms = now_ms()
         self._main_symbol = config.market_data.main_contract
         self._lock = threading.RLock()
-        self._stop_beat = threading.Event()
-        self._beat_now = threading.Event()  # set by gateway/MySQL state changes: beat at once
         self._schema_ready = False
         self.redis = redis.Redis(
             host=config.redis.host, port=config.redis.port, db=config.redis.db,
             password=secrets.redis_password.get_secret_value() or None,
             decode_responses=True, socket_connect_timeout=2, socket_timeout=5, health_check_interval=10,
+            retry=Retry(ExponentialBackoff(cap=1.0), 1),  # redis-py's default: 10 retries, ~50 s in a hang
         )
         account = account_of(config, secrets)
         self.lock = InstanceLock(runtime, account, self.redis, self.keys.core_lease(account))
-        self._lease_conflict_reported = False
         self.writer = MysqlWriter(self._db_connect, Spool(runtime / "mysql_spool.jsonl"),
                                   Spool(runtime / "mysql_rejected.jsonl"), on_state=self._on_mysql_state)
         self.publisher = RedisPublisher(self.redis, self.keys.main_contract)
@@ -107,7 +108,8 @@ class CoreApp:
         self.watcher: ConfigWatcher | None = None
         self.control: ControlServer | None = None
         self.runner: EventThreadRunner | None = None
-        self._heartbeat_thread = threading.Thread(target=self._beat, name="arbig-heartbeat", daemon=True)
+        self.beats = HeartbeatThread(self.redis, self.keys.heartbeat, config.core.heartbeat_interval_s,
+                                     config.core.heartbeat_ttl_s, self.heartbeat, self.lock, self._report)
         self._subscribed: set[str] = set()
         self._strategies_set_up = threading.Event()
 
@@ -143,7 +145,7 @@ class CoreApp:
             self.recorder.system_event("lock", "Redis unreachable at start: only the local lock guards against a"
                                                " second core until Redis answers", "WARNING")
         self.cta.init_engine()  # type: ignore[union-attr]
-        self._heartbeat_thread.start()
+        self.beats.start()
         self.watchdog = connect_gateway(gateway, self.config, self.secrets, self.runtime, self.tracker)
         self.commands = CommandProcessor(self.redis, self.keys, self._handlers(), self.recorder.command_audited,
                                          self.config.core.command_ttl_s)
@@ -194,7 +196,7 @@ class CoreApp:
         self._strategies_set_up.set()
         assert self.main_engine is not None and self.runner is not None
         StrategySetup(self.config, self.cta, self.main_engine, self.runner, self._report, self.recovery,
-                      ready=self._gateway_reported_account, halted=self._stop_beat.is_set).run(self._main_symbol)
+                      ready=self._gateway_reported_account, halted=self.beats.halted.is_set).run(self._main_symbol)
         for strategy in self.cta.strategies.values():
             self.on_strategy(self.cta.strategy_state(strategy))
 
@@ -252,10 +254,10 @@ class CoreApp:
                 self.watchdog.disarm()
             elif new.state == GatewayState.DISCONNECTED and old.state == GatewayState.LOGGED_IN:
                 self.watchdog.arm()  # the library reconnects by itself; say so if it does not
-        self._beat_now.set()  # never write to Redis here: this may be CTP's callback thread
+        self.beats.wake()  # never write to Redis here: this may be CTP's callback thread
 
     def _check_main_contract_known(self) -> None:
-        if self.main_engine is None or self._stop_beat.is_set():
+        if self.main_engine is None or self.beats.halted.is_set():
             return
         symbol = self._main_symbol
         if self.main_engine.get_contract(f"{symbol}.{self.config.market_data.exchange}") is None:
@@ -268,7 +270,7 @@ class CoreApp:
             text = "MySQL reachable again; spooled records written" if ok else f"{error}; records are spooled"
             self.recorder.publish_event("system", {"kind": "mysql", "message": text, "level": "INFO" if ok
                                                    else "ERROR", "ts_ms": now_ms(), "detail": {}})
-        self._beat_now.set()
+        self.beats.wake()
 
     # ------------------------------------------------------------ main contract
     def _on_contract(self, symbol: str) -> None:
@@ -373,31 +375,6 @@ class CoreApp:
             last_tick_ms=self.recorder.last_tick_ms if self.recorder else None,
         )
 
-    def _write_heartbeat(self) -> None:
-        try:
-            ttl = max(1, int(self.config.core.heartbeat_ttl_s))
-            self.redis.set(self.keys.heartbeat, self.heartbeat().to_json(), ex=ttl)
-        except redis.RedisError:
-            pass  # the publisher reports Redis trouble; the heartbeat simply expires
-
-    def _beat(self) -> None:
-        while not self._stop_beat.is_set():
-            self._beat_now.wait(self.config.core.heartbeat_interval_s)
-            self._beat_now.clear()
-            if not self._stop_beat.is_set():
-                self._renew_lease()
-                self._write_heartbeat()
-
-    def _renew_lease(self) -> None:
-        try:
-            self.lock.renew()
-            self._lease_conflict_reported = False
-        except AlreadyRunning as exc:  # another core took the account while Redis was out of our reach
-            if not self._lease_conflict_reported:
-                self._lease_conflict_reported = True
-                self._report("lock", f"second core detected: {exc}. Two cores trade one account: stop one now",
-                             "ERROR")
-
     # ------------------------------------------------------------ stop
     def stop(self, reason: str = "asked to stop") -> None:
         """Stop everything; `reason` (signal, crash, dependency) is recorded as the stop's cause."""
@@ -407,8 +384,7 @@ class CoreApp:
                 part.stop(timeout=2.0)
         if self.watchdog:
             self.watchdog.disarm()
-        self._stop_beat.set()
-        self._beat_now.set()
+        self.beats.stop()
         if self.control is not None:
             self.control.stop(timeout=1.0)
         if self.recorder:

@@ -5,6 +5,10 @@ appended to the durable spool and retried every few seconds; while the spool hol
 records go behind it so order is kept. At start-up the spool left by an earlier run is drained
 first. Every statement is idempotent (unique keys + upserts), so a batch written
 twice after a partial failure changes nothing.
+
+A trade or order that collides with the stored one (same identity, other content) is not written
+over it: it is kept in `record_conflicts` and handed to the conflict handler (the core raises an
+ERROR system event), once. The check runs when the record is written, also from the spool.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from typing import Any
 
 import pymysql
 
+from core_service import conflicts
+from core_service.conflicts import Conflict
 from core_service.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -153,10 +159,21 @@ class MysqlWriter(threading.Thread):
         self._on_state = on_state
         self.ok = True
         self.last_error = ""
-        self.written = 0
+        self.written = 0  # records handled: written, or kept aside as a conflict or as refused
+        self.conflicts = 0
         self._next_retry = 0.0
+        self._conflict_lock = threading.Lock()
+        self._on_conflict: Callable[[Conflict], None] | None = None
+        self._held_conflicts: list[Conflict] = []  # found before a handler was set
 
     # ------------------------------------------------------------ API
+    def set_conflict_handler(self, handler: Callable[[Conflict], None]) -> None:
+        """Who hears about colliding records (also those found before this call, e.g. in the spool)."""
+        with self._conflict_lock:
+            self._on_conflict, held, self._held_conflicts = handler, self._held_conflicts, []
+        for conflict in held:
+            self._report(conflict)
+
     def put(self, record: dict[str, Any]) -> None:
         self._queue.put(record)
 
@@ -221,8 +238,9 @@ class MysqlWriter(threading.Thread):
         try:
             if self._conn is None:
                 self._conn = self._connect()
+            kept = self._screen(records)
             grouped: dict[str, list[tuple[Any, ...]]] = {}
-            for record in records:
+            for record in kept:
                 grouped.setdefault(record["kind"], []).append(row_of(record))
             try:
                 self._execute(grouped)
@@ -230,7 +248,7 @@ class MysqlWriter(threading.Thread):
                 if is_transient(exc):
                     raise
                 log.error("mysql writer: batch refused (%s); writing its records one by one", exc)
-                self._write_one_by_one(records)
+                self._write_one_by_one(kept)
             self.written += len(records)
             self._set_ok(True, "")
             return True
@@ -241,6 +259,49 @@ class MysqlWriter(threading.Thread):
             self._next_retry = time.monotonic() + self.retry_interval_s
             self._set_ok(False, f"MySQL unreachable: {exc.args[-1] if exc.args else exc}")
             return False
+
+    def _screen(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records to write: colliding trades and orders are kept aside and reported instead."""
+        if not any(r.get("kind") in conflicts.IDENTITIES for r in records):
+            return records
+        assert self._conn is not None
+        with self._conn.cursor() as cur:
+            try:
+                kept, found = conflicts.screen(cur, records)
+            except pymysql.err.MySQLError as exc:
+                if is_transient(exc):
+                    raise
+                log.error("mysql writer: could not look for colliding records (%s); writing the batch as it is", exc)
+                return records
+            fresh = [conflict for conflict in found if self._keep_conflict(cur, conflict)]
+        for conflict in fresh:
+            self.conflicts += 1
+            self._report(conflict)
+        return kept
+
+    def _keep_conflict(self, cur: pymysql.cursors.Cursor, conflict: Conflict) -> bool:
+        """Store the newcomer in record_conflicts; True the first time this newcomer is seen."""
+        try:
+            return conflicts.store(cur, conflict)
+        except pymysql.err.MySQLError as exc:
+            if is_transient(exc):
+                raise
+            self.rejected.append([{"record": conflict.received, "error": f"conflict not stored: {exc}"}])
+            log.error("mysql writer: %s; could not store it (%s), kept in %s", conflict.message, exc,
+                      self.rejected.path)
+            return True
+
+    def _report(self, conflict: Conflict) -> None:
+        with self._conflict_lock:
+            handler = self._on_conflict
+            if handler is None:
+                self._held_conflicts.append(conflict)
+                log.error("mysql writer: %s", conflict.message)
+                return
+        try:
+            handler(conflict)
+        except Exception:  # the writer must carry on whatever the handler does
+            log.exception("mysql writer: conflict handler failed for: %s", conflict.message)
 
     def _execute(self, grouped: dict[str, list[tuple[Any, ...]]]) -> None:
         assert self._conn is not None

@@ -30,6 +30,7 @@ from vnpy.trader.object import AccountData, ContractData, OrderData, PositionDat
 from common.contract import CommandAudit, EventMessage, Keys, SystemEvent, new_uid, now_ms, position_field
 from common.trading_calendar import CHINA_TZ
 from core_service import serializers as ser
+from core_service.conflicts import Conflict
 from core_service.mysql_writer import MysqlWriter
 from core_service.redis_publisher import RedisPublisher
 
@@ -72,6 +73,7 @@ class Recorder:
         self._last_account_db = 0.0
         self._last_snapshot = 0.0
         self._handlers: list[tuple[str, Callable[[Event], None]]] = []
+        writer.set_conflict_handler(self.record_conflict)
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -114,6 +116,10 @@ class Recorder:
             "level": event.level, "event_kind": kind, "message": message[:1024], "detail": detail,
         })
         self.publish_event("system", event.model_dump())
+
+    def record_conflict(self, conflict: Conflict) -> None:
+        """A trade or order that arrived again with other content (the writer kept it aside)."""
+        self.system_event(conflict.event_kind, conflict.message, "ERROR", **conflict.detail)
 
     def command_audited(self, audit: CommandAudit) -> None:
         """An operator command and its answer: to the audit table (MySQL) and to the pages (Redis)."""
