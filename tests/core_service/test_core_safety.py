@@ -45,6 +45,7 @@ def test_a_second_core_is_refused_and_the_first_keeps_trading(core: CoreHarness,
     second = run_module(core.config_path, "core_service")
     elapsed = time.monotonic() - started
     assert second.returncode == 4, second.stderr[-2000:]
+    print(f"\nDRILL second core refused in {elapsed:.2f} s (process start to exit 4)")
     assert elapsed < 20  # interpreter + vnpy import on a busy machine; refusal itself is immediate
     assert f"pid {os.getpid()}" in second.stderr and "already running" in second.stderr
     assert "Traceback" not in second.stderr
@@ -142,6 +143,8 @@ def test_emergency_stop_through_the_local_channel_while_redis_hangs(hung_redis_c
     elapsed = time.monotonic() - started
     assert not cta.strategies["tick"].trading
     assert elapsed < 2.0, f"emergency stop took {elapsed:.2f} s"
+    print(f"\nDRILL emergency stop over the local channel during a Redis hang: {elapsed * 1000:.0f} ms to"
+          " strategies stopped and the resting order cancelled")
     assert proxy.hung
     rows = eventually(lambda: db.query("SELECT status, source FROM command_audit WHERE command_id=%s",
                                        (reply.command_id,)), what="audit row written while Redis hangs")
@@ -166,6 +169,7 @@ def test_the_cli_over_redis_fails_fast_and_clearly_when_redis_is_down_or_hangs(
             assert out.returncode == 3, out.stderr
             assert "Redis" in out.stderr and "make stop" in out.stderr and "Traceback" not in out.stderr
             assert elapsed < 12, f"{fault.__name__}: {elapsed:.1f} s"  # own timeout 2 s + 1 s, + interpreter start
+            print(f"\nDRILL CLI over Redis, Redis {fault.__name__}: exit 3 after {elapsed:.1f} s (--timeout 2)")
             proxy.resume()
         local = run_module(path, "core_service.cli", "--via", "local", "emergency-stop")
         assert local.returncode == 3 and "not running" in local.stderr
