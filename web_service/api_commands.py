@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from common.config import ConfigError, update_main_contract_file
 from common.contract import (
     COMMAND_ID_RE,
+    PARAMS_MAX_KEYS,
     ClosePositionParams,
     Command,
     CommandType,
@@ -25,26 +26,33 @@ from common.contract import (
     position_field,
 )
 from web_service.auth import require_csrf
-from web_service.errors import validation_response
+from web_service.errors import VALIDATION_RESPONSES, validation_response
 from web_service.services import Services, Svc
 from web_service.settings import MAIN_SWITCH_WAIT_S
 
-router = APIRouter(prefix="/api", tags=["commands"], dependencies=[Depends(require_csrf)])
+router = APIRouter(prefix="/api", tags=["commands"], dependencies=[Depends(require_csrf)],
+                   responses=VALIDATION_RESPONSES)
 _switch_lock = asyncio.Lock()
 
 
 class CommandRequest(BaseModel):
+    """Strict: unknown fields, non-string ids and (in `params`) bools/floats/strings for numbers are refused."""
+
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=COMMAND_ID_RE.pattern, description="made by the page when the confirmation opens")
+    id: Annotated[str, Strict(), Field(max_length=64, pattern=COMMAND_ID_RE.pattern,
+                                       description="made by the page when the confirmation opens")]
     type: CommandType
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = Field(default={}, max_length=PARAMS_MAX_KEYS, description=(
+        "checked against the type's model in common/contract.py, e.g. position.close: {vt_symbol, direction,"
+        " volume (JSON integer 1..1000), price_type (MARKET|LIMIT), price (finite, > 0, LIMIT only)}"))
 
 
 class SwitchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    symbol: str = Field(pattern=r"^[a-z]{1,2}\d{4}$", description="contract code, e.g. au2706")
+    symbol: Annotated[str, Strict(), Field(max_length=8, pattern=r"^[a-z]{1,2}\d{4}$",
+                                           description="contract code, e.g. au2706")]
 
 
 async def _check_close(svc: Services, params: ClosePositionParams) -> None:

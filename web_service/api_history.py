@@ -11,7 +11,7 @@ import csv
 import io
 import itertools
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -21,14 +21,16 @@ from fastapi.responses import StreamingResponse
 from common.trading_calendar import CHINA_TZ
 from web_service import history, performance_history
 from web_service.auth import require_session
+from web_service.errors import VALIDATION_RESPONSES, QueryDate, QueryDatetime, QueryInt, refuse_unknown_query
 from web_service.history import BadCursor, TradeQuery
 from web_service.services import Svc
 from web_service.settings import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 
-router = APIRouter(prefix="/api", tags=["history"], dependencies=[Depends(require_session)])
+router = APIRouter(prefix="/api", tags=["history"], dependencies=[Depends(require_session), Depends(refuse_unknown_query)],
+                   responses=VALIDATION_RESPONSES)
 SYMBOL = r"^[A-Za-z]{1,2}\d{3,4}$"
-PageSize = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX, description=f"rows per page, at most {PAGE_SIZE_MAX}")]
-Cursor = Annotated[str | None, Query(max_length=20, description="next_cursor of the previous page")]
+PageSize = Annotated[QueryInt, Query(ge=1, le=PAGE_SIZE_MAX, description=f"rows per page, at most {PAGE_SIZE_MAX}")]
+Cursor = Annotated[str | None, Query(max_length=18, pattern=r"^[0-9]+$", description="next_cursor of the previous page")]
 Range = Literal["today", "week", "month", "all"]
 CSV_COLUMNS = ["id", "trading_day", "time_china", "time_utc", "symbol", "exchange", "direction", "offset",
                "price", "volume", "tradeid", "orderid", "strategy", "gateway"]
@@ -45,10 +47,10 @@ def _utc_naive(value: datetime | None) -> datetime | None:
 def trade_query(
     symbol: Annotated[str | None, Query(pattern=SYMBOL, description="contract, e.g. au2702")] = None,
     direction: Literal["LONG", "SHORT"] | None = None,
-    day_from: Annotated[date | None, Query(description="first trading day (YYYY-MM-DD)")] = None,
-    day_to: Annotated[date | None, Query(description="last trading day (YYYY-MM-DD), inclusive")] = None,
-    time_from: Annotated[datetime | None, Query(description="from (ISO 8601; no offset = Asia/Shanghai)")] = None,
-    time_to: Annotated[datetime | None, Query(description="before (ISO 8601; no offset = Asia/Shanghai)")] = None,
+    day_from: Annotated[QueryDate | None, Query(description="first trading day (YYYY-MM-DD)")] = None,
+    day_to: Annotated[QueryDate | None, Query(description="last trading day (YYYY-MM-DD), inclusive")] = None,
+    time_from: Annotated[QueryDatetime | None, Query(description="from (ISO 8601; no offset = Asia/Shanghai)")] = None,
+    time_to: Annotated[QueryDatetime | None, Query(description="before (ISO 8601; no offset = Asia/Shanghai)")] = None,
     page_size: PageSize = PAGE_SIZE_DEFAULT,
     cursor: Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")] = None,
 ) -> TradeQuery:
@@ -119,17 +121,13 @@ async def get_performance(svc: Svc, range: Range = "today") -> dict[str, Any]:
 
 
 def _int_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    if not cursor.isdigit():
-        raise HTTPException(422, "cursor must be the next_cursor value of a previous page")
-    return int(cursor)
+    return None if cursor is None else int(cursor)  # digits only (the Cursor pattern)
 
 
 @router.get("/triggers", summary="Strategy trigger records, newest first (optionally of one strategy)")
 def get_triggers(
     svc: Svc,
-    strategy: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    strategy: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")] = None,
     cursor: Cursor = None,
     page_size: PageSize = PAGE_SIZE_DEFAULT,
 ) -> dict[str, Any]:

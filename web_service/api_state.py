@@ -1,4 +1,6 @@
-"""JSON API for the live state: status, market, positions, orders, account, strategies, contracts."""
+"""JSON API for the live state: status, market, positions, orders, account, strategies, contracts.
+
+Query values are strict (digits-only numbers, patterned symbols); unknown or repeated ones are a 422."""
 
 from __future__ import annotations
 
@@ -7,10 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from web_service.auth import LoggedIn, require_session
+from web_service.errors import VALIDATION_RESPONSES, QueryInt, refuse_unknown_query
 from web_service.live_state import build_status
 from web_service.services import Services, Svc
 
-router = APIRouter(prefix="/api", tags=["live state"], dependencies=[Depends(require_session)])
+router = APIRouter(prefix="/api", tags=["live state"], dependencies=[Depends(require_session), Depends(refuse_unknown_query)],
+                   responses=VALIDATION_RESPONSES)
 SYMBOL = r"^[A-Za-z]{1,2}\d{3,4}$"
 TICK_HISTORY_MAX = 20_000
 
@@ -52,7 +56,7 @@ async def get_market(svc: Svc, symbol: Annotated[str | None, Query(pattern=SYMBO
 async def get_ticks(
     svc: Svc,
     symbol: Annotated[str | None, Query(pattern=SYMBOL)] = None,
-    limit: Annotated[int, Query(ge=1, le=TICK_HISTORY_MAX)] = TICK_HISTORY_MAX,
+    limit: Annotated[QueryInt, Query(ge=1, le=TICK_HISTORY_MAX)] = TICK_HISTORY_MAX,
 ) -> dict[str, Any]:
     symbol = symbol or await _main_symbol(svc)
     ticks = await svc.live.tick_history(symbol, limit)

@@ -19,7 +19,7 @@ from typing import Any
 from common.db import Database
 from common.trading_calendar import trading_day
 
-CURSOR_RE = re.compile(r"^(\d{8})\.(\d{1,16})\.(\d{1,20})$")
+CURSOR_RE = re.compile(r"^(\d{8})\.(\d{1,16})\.(\d{1,18})$", re.ASCII)
 TRADE_COLUMNS = (
     "id, gateway, exchange, tradeid, direction, trading_day, symbol, orderid, offset_, price, volume, strategy, ts"
 )
@@ -71,10 +71,13 @@ class TradeQuery:
 
 def parse_cursor(cursor: str) -> tuple[date, datetime, int]:
     match = CURSOR_RE.match(cursor)
-    if not match:
-        raise BadCursor("cursor must be the next_cursor value of a previous page")
-    day = datetime.strptime(match.group(1), "%Y%m%d").date()
-    return day, utc_naive(int(match.group(2))), int(match.group(3))
+    try:
+        if not match:
+            raise ValueError("no match")
+        day = datetime.strptime(match.group(1), "%Y%m%d").date()
+        return day, utc_naive(int(match.group(2))), int(match.group(3))
+    except (ValueError, OverflowError, OSError) as exc:  # 20251399, a time past year 9999 ...
+        raise BadCursor("cursor must be the next_cursor value of a previous page") from exc
 
 
 def make_cursor(row: dict[str, Any]) -> str:

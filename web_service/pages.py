@@ -1,22 +1,28 @@
-"""HTML pages (Jinja2) and the login/logout routes."""
+"""HTML pages (Jinja2) and the login/logout routes.
+
+The login body (form or JSON) is strict: `password` and `next` only, bounded strings, each once;
+anything else is a 422 that neither counts as a failed login nor checks the password."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from common.config import PROJECT_ROOT
 from web_service.auth import CsrfSession, OptionalSession, PageSession, safe_next, same_origin
+from web_service.errors import describe_errors, validation_response
 from web_service.services import Services, Svc
 from web_service.sessions import Session
 from web_service.settings import SESSION_COOKIE, SESSION_TTL_S
 
 log = logging.getLogger(__name__)
+NEXT_MAX = 2048
 templates = Jinja2Templates(directory=str(PROJECT_ROOT / "templates"))
 router = APIRouter(include_in_schema=False)
 
@@ -66,18 +72,29 @@ def _login_page(request: Request, status: int, error: str = "", next_path: str =
 
 
 @router.get("/login")
-async def login_form(request: Request, session: OptionalSession, next: str = "/") -> Response:  # noqa: A002
+async def login_form(
+    request: Request, session: OptionalSession, next: Annotated[str, Query(max_length=NEXT_MAX)] = "/"  # noqa: A002
+) -> Response:
     if session is not None:
         return RedirectResponse(safe_next(next), status_code=303)
     return _login_page(request, 200, next_path=next)
 
 
-async def _read_login(request: Request) -> tuple[str, str, bool]:
-    if request.headers.get("content-type", "").startswith("application/json"):
-        data = await request.json()
-        return str(data.get("password", "")), str(data.get("next", "/")), True
-    form = await request.form()
-    return str(form.get("password", "")), str(form.get("next", "/")), False
+class LoginInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: Annotated[str, Strict(), Field(max_length=1024)] = ""
+    next: Annotated[str, Strict(), Field(max_length=NEXT_MAX)] = "/"
+
+
+async def _read_login(request: Request, as_json: bool) -> LoginInput:
+    """The login body; raises ValidationError (a repeated field or a file upload is not a string)."""
+    if as_json:
+        return LoginInput.model_validate_json(await request.body())
+    fields: dict[str, list[Any]] = {}
+    for key, value in (await request.form()).multi_items():
+        fields.setdefault(key, []).append(value)
+    return LoginInput.model_validate({k: v[0] if len(v) == 1 else v for k, v in fields.items()})
 
 
 def _answer(request: Request, as_json: bool, status: int, error: str, next_path: str, retry: float = 0) -> Response:
@@ -89,7 +106,14 @@ def _answer(request: Request, as_json: bool, status: int, error: str, next_path:
 
 @router.post("/login")
 async def login(request: Request, svc: Svc) -> Response:
-    password, next_path, as_json = await _read_login(request)
+    as_json = request.headers.get("content-type", "").startswith("application/json")
+    try:
+        body = await _read_login(request, as_json)
+    except ValidationError as exc:
+        if as_json:
+            return validation_response(exc.errors(), "invalid login request")
+        return _login_page(request, 422, f"invalid login form: {describe_errors(exc.errors())}")
+    password, next_path = body.password, body.next
     if not same_origin(request.headers):
         return _answer(request, as_json, 403, "cross-origin login refused", next_path)
     ip = _client_ip(request)
