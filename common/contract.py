@@ -242,18 +242,32 @@ class ContractInfo(Message):
 
 
 class AccountState(Message):
+    """The account as the gateway states it (on CTP: CThostFtdcTradingAccountField), one shape for both
+    gateways. `balance` includes the position profit (`unrealized_pnl`, marked against today's open
+    price for today's lots and yesterday's settlement for older ones), as CTP's Balance does."""
+
     gateway: str
     accountid: str
     balance: float
     available: float
     frozen: float
-    margin: float = 0.0
-    commission: float = 0.0
-    realized_pnl: float = 0.0
-    unrealized_pnl: float = 0.0
-    pre_balance: float = 0.0
+    margin: float = 0.0  # CurrMargin
+    frozen_margin: float = 0.0  # FrozenMargin: margin of open orders
+    frozen_commission: float = 0.0  # FrozenCommission
+    commission: float = 0.0  # Commission, today
+    realized_pnl: float = 0.0  # CloseProfit, today
+    unrealized_pnl: float = 0.0  # PositionProfit
+    pre_balance: float = 0.0  # PreBalance
+    deposit: float = 0.0
+    withdraw: float = 0.0
+    withdraw_quota: float = 0.0
     trading_day: str = ""
     ts_ms: int = Field(default_factory=now_ms)
+
+    @property
+    def static_balance(self) -> float:
+        """The balance without the position profit: live equity = this + the live position profit."""
+        return round(self.balance - self.unrealized_pnl, 2)
 
 
 class PositionState(Message):
@@ -266,9 +280,11 @@ class PositionState(Message):
     yd_volume: float
     td_volume: float
     frozen: float
-    price: float  # average open price
+    price: float  # average open price: what the trader paid
     pnl: float  # as reported by the gateway
-    margin: float = 0.0
+    margin: float = 0.0  # UseMargin
+    cost_price: float = 0.0  # the mark-to-market base: open price of today's lots, settlement of older ones
+    unrealized_pnl: float = 0.0  # the gateway's position profit against cost_price (part of the balance)
     ts_ms: int = Field(default_factory=now_ms)
 
 

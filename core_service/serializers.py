@@ -93,6 +93,11 @@ def contract_info(contract: ContractData, main_symbol: str) -> ContractInfo:
     )
 
 
+# Figures both gateways put in AccountData.extra under these names (CTP: from the trading account reply).
+ACCOUNT_FIGURES = ("frozen_margin", "frozen_commission", "commission", "realized_pnl", "unrealized_pnl",
+                   "pre_balance", "deposit", "withdraw", "withdraw_quota")
+
+
 def account_state(account: AccountData) -> AccountState:
     extra = account.extra or {}
     return AccountState(
@@ -102,11 +107,8 @@ def account_state(account: AccountData) -> AccountState:
         available=account.available,
         frozen=account.frozen,
         margin=float(extra.get("margin", account.balance - account.available - account.frozen)),
-        commission=float(extra.get("commission", 0.0)),
-        realized_pnl=float(extra.get("realized_pnl", 0.0)),
-        unrealized_pnl=float(extra.get("unrealized_pnl", 0.0)),
-        pre_balance=float(extra.get("pre_balance", 0.0)),
         trading_day=str(extra.get("trading_day", "")),
+        **{name: float(extra.get(name, 0.0)) for name in ACCOUNT_FIGURES},
     )
 
 
@@ -125,6 +127,8 @@ def position_state(position: PositionData) -> PositionState:
         price=position.price,
         pnl=position.pnl,
         margin=float(extra.get("margin", 0.0)),
+        cost_price=float(extra.get("cost_price") or position.price),
+        unrealized_pnl=float(extra.get("unrealized_pnl", position.pnl)),
     )
 
 

@@ -1,8 +1,13 @@
 """Live position and account PnL from the latest prices (pure functions, no I/O).
 
-Position PnL = (last - average price) x volume x multiplier for LONG, (average - last) x ... for
-SHORT. Live equity = the core's balance - the unrealized PnL it reported + the live unrealized PnL
-(CTP's balance includes position profit, so this moves the balance with the market).
+Two PnLs per position, each against its own price (both shown, labelled):
+- `pnl`: since opening, against the average open price (what the trader paid);
+- `mtm_pnl`: the position profit, against the cost price the broker marks to (today's lots at their
+  open price, yesterday's at the settlement price). It is what the balance holds.
+PnL = (last - price) x volume x multiplier for LONG, (price - last) x ... for SHORT.
+Live equity = static balance (the balance without the gateway's position profit) + the live
+position profit, computed here once for both gateways (CTP's Balance includes PositionProfit, and so
+does the simulated gateway's).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ def position_pnl(direction: str, average: float, last: float, volume: float, mul
 
 def position_row(pos: PositionState, last: float | None, multiplier: float, tick_ms: int | None) -> dict[str, Any]:
     live = position_pnl(pos.direction, pos.price, last, pos.volume, multiplier) if last else None
+    cost = pos.cost_price or pos.price
+    live_mtm = position_pnl(pos.direction, cost, last, pos.volume, multiplier) if last else None
     return {
         "key": f"{pos.vt_symbol}|{pos.direction}",
         "vt_symbol": pos.vt_symbol,
@@ -35,6 +42,9 @@ def position_row(pos: PositionState, last: float | None, multiplier: float, tick
         "pnl": live if live is not None else pos.pnl,
         "pnl_source": "live" if live is not None else "core",
         "gateway_pnl": pos.pnl,
+        "cost_price": cost,
+        "mtm_pnl": live_mtm if live_mtm is not None else pos.unrealized_pnl,
+        "gateway_mtm_pnl": pos.unrealized_pnl,
         "margin": pos.margin,
         "tick_ms": tick_ms,
         "ts_ms": pos.ts_ms,
@@ -60,9 +70,10 @@ def position_rows(
 def account_view(account: AccountState | None, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     if account is None:
         return None
-    live_unrealized = round(sum(r["pnl"] for r in rows), 2)
+    live_unrealized = round(sum(r["mtm_pnl"] for r in rows), 2)
     data = account.model_dump()
+    data["static_balance"] = account.static_balance
     data["live_unrealized_pnl"] = live_unrealized
-    data["live_balance"] = round(account.balance - account.unrealized_pnl + live_unrealized, 2)
+    data["live_balance"] = round(account.static_balance + live_unrealized, 2)
     data["position_margin"] = round(sum(r["margin"] for r in rows), 2)
     return data

@@ -124,6 +124,8 @@ class SimExchange:
             "td_volume": slot.td, "td_frozen": td_frozen, "yd_frozen": yd_frozen,
             "margin": ledger.slot_margin(symbol, slot),
             "mtm_pnl": ledger.slot_unrealized(symbol, direction, slot), "settlement_price": slot.yd_base,
+            "unrealized_pnl": ledger.slot_unrealized(symbol, direction, slot), "open_price": slot.open_price(),
+            "cost_price": slot.cost_price(),
         }
         return position
 

@@ -65,6 +65,13 @@ class PositionSlot:
             return 0.0
         return (self.td_price * self.td + self.yd_open_price * self.yd) / self.volume
 
+    def cost_price(self) -> float:
+        """The mark-to-market base (CTP's PositionCost per unit): today's lots at their open price,
+        yesterday's at the settlement price of the last roll."""
+        if not self.volume:
+            return 0.0
+        return (self.td_price * self.td + self.yd_base * self.yd) / self.volume
+
 
 @dataclass
 class AccountFigures:

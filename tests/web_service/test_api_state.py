@@ -71,6 +71,23 @@ def test_account_adds_live_unrealized_pnl(api: ApiClient, web: WebServer, redis_
     assert account["live_balance"] == 1_000_000.0 - 500.0 + 1000.0
 
 
+def test_yesterdays_lots_show_both_prices_and_equity_moves_from_the_settlement_base(
+        api: ApiClient, web: WebServer, redis_client: redis.Redis) -> None:
+    """A lot bought yesterday at 600.00, settled at 605.00: the broker marks it to 605 (its position
+    profit, in the balance, is against 605), the trader paid 600. Both PnLs shown; live equity moves
+    from the static balance by the profit against 605 only (as CTP's Balance does)."""
+    seed.write_position(redis_client, web.keys, seed.position("au2702", "LONG", 1, 600.0, yd_volume=1, td_volume=0,
+                                                              cost_price=605.0, unrealized_pnl=-4000.0))
+    seed.write_account(redis_client, web.keys, seed.account(996_000.0, unrealized=-4000.0))
+    seed.write_tick(redis_client, web.keys, "au2702", 606.0)
+    row = api.get("/api/positions").json()[0]
+    assert row["price"] == 600.0 and row["cost_price"] == 605.0
+    assert row["pnl"] == 6000.0 and row["mtm_pnl"] == 1000.0 and row["gateway_mtm_pnl"] == -4000.0
+    account = api.get("/api/account").json()
+    assert account["static_balance"] == 1_000_000.0
+    assert account["live_unrealized_pnl"] == 1000.0 and account["live_balance"] == 1_001_000.0
+
+
 def test_strategies_orders_contracts(api: ApiClient, web: WebServer, redis_client: redis.Redis) -> None:
     seed.write_strategy(redis_client, web.keys, seed.strategy("s1", "TRADING", variables={"pos": 1}))
     seed.write_order(redis_client, web.keys, seed.order("SIM.1", "NOTTRADED"))
