@@ -189,8 +189,10 @@ class TickMessage(Message):
 class GatewayState(StrEnum):
     STARTING = "STARTING"
     CONNECTING = "CONNECTING"
-    CONNECTED = "CONNECTED"  # front connected, not logged in yet
-    LOGGED_IN = "LOGGED_IN"
+    CONNECTED = "CONNECTED"  # front connected, not logged in yet (or a transient login error, retrying)
+    SETTLING = "SETTLING"  # logged in; settlement confirmation and/or the instrument list pending
+    LOGGED_IN = "LOGGED_IN"  # ready to trade: logged in, settlement confirmed, instruments loaded
+    SETTLEMENT_FAILED = "SETTLEMENT_FAILED"  # the broker refused the settlement confirmation: no trading
     DISCONNECTED = "DISCONNECTED"
     LOGIN_FAILED = "LOGIN_FAILED"  # permanent until the gateway is rebuilt; never retried
     LOGIN_TIMEOUT = "LOGIN_TIMEOUT"  # watchdog: not logged in after N seconds

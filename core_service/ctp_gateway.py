@@ -1,271 +1,71 @@
-"""vnpy's CTP gateway, reporting its real connection state to a GatewayStatusTracker.
+"""vnpy's CTP gateway, reporting the broker's truth: its state, figures, errors and rates.
 
-`ArbigCtpGateway` subclasses the trading and market-data APIs so every front connect,
-disconnect (with the CTP reason code), authentication and login result reaches the tracker.
-A failed authentication or login is permanent: nothing here retries it (repeated bad
-passwords lock the account); rebuild the gateway after fixing the credentials. Ticks carry
-the exchange's pre-settlement price in `tick.extra["pre_settlement"]`.
+`ArbigCtpGateway` reports every front connect, disconnect (with the CTP reason code), login,
+settlement and instrument-list step to a GatewayStatusTracker: SETTLING after login, LOGGED_IN
+("ready to trade") only once settlement is confirmed and the instruments are loaded, and orders
+are refused before that. Permanent login errors are never retried (repeated bad passwords lock
+the account); transient ones are retried on a capped backoff (`ctp_session`). Account and
+positions carry the broker's figures in `.extra` (`ctp_account`). Every broker error reply and
+refused request becomes a `BrokerError` handed to `broker_error_listener`; an order refused or
+failing to cancel carries the reason in `extra["reason"]` (`ctp_orders`). After login the margin
+and commission rates of the subscribed and held contracts are queried within CTP's flow control
+(`ctp_queries`) into `contract_rates`, each update handed to `rates_listener`. Ticks carry the
+exchange's pre-settlement price in `tick.extra["pre_settlement"]`.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from vnpy.event import Event, EventEngine
+from vnpy.trader.constant import Status
 from vnpy.trader.event import EVENT_TIMER
-from vnpy.trader.object import CancelRequest, OrderData, OrderRequest, SubscribeRequest, TickData, TradeData
-from vnpy_ctp.gateway.ctp_gateway import MAX_FLOAT, CtpGateway, CtpMdApi, CtpTdApi
+from vnpy.trader.object import (
+    CancelRequest,
+    OrderData,
+    OrderRequest,
+    PositionData,
+    SubscribeRequest,
+    TickData,
+    TradeData,
+)
+from vnpy_ctp.gateway.ctp_gateway import CtpGateway, symbol_contract_map
 
-from common.config import CtpConfig, CtpSecrets
-from common.contract import GatewayState
+from common.contract import GatewayState, now_ms
 from common.trading_calendar import CHINA_TZ, NO_HOLIDAYS, in_session, to_china
+from core_service.broker_errors import BrokerError, BrokerErrorKind, BrokerErrorListener
+from core_service.contract_rates import ContractRates, RatesListener
+from core_service.ctp_errors import FLOW_CONTROL_CODES, RETURN_CODES, error_id, error_msg
+from core_service.ctp_md_api import ArbigMdApi
+from core_service.ctp_orders import OrderBook
+from core_service.ctp_queries import (
+    PendingQuery,
+    QueryPacer,
+    commission_request,
+    margin_request,
+    with_commission,
+    with_margin,
+)
+from core_service.ctp_session import CtpSession
+from core_service.ctp_settings import ctp_setting, redacted
+from core_service.ctp_td_api import ArbigTdApi
 from core_service.gateway_status import GatewayStatusTracker, LoginWatchdog
+
+__all__ = ["ArbigCtpGateway", "connect_with_watchdog", "ctp_setting", "redacted", "tick_rejection"]
 
 log = logging.getLogger(__name__)
 
-# CThostFtdcTraderSpi::OnFrontDisconnected reason codes.
-DISCONNECT_REASONS: dict[int, str] = {
-    0x1001: "network read failed",
-    0x1002: "network write failed",
-    0x2001: "heartbeat timeout",
-    0x2002: "heartbeat send failed",
-    0x2003: "bad packet received",
-}
-
-SECRET_KEYS = ("密码", "授权编码")
 TRANSPORT_SEP = "; transport: "
-CLOSE_WAIT_S = 3.0
-STALE_TICK_S = 300  # a tick this far from the local clock is a replayed or stale snapshot  # longest wait for a running callback before releasing an API
-_ADDRESS_RE = re.compile(r"^(?:tcp://)?(?P<host>[A-Za-z0-9.\-]+):(?P<port>\d{1,5})$")
-
-
-def describe_disconnect(reason: int) -> str:
-    """'0x1001 network read failed' for a CTP disconnect reason code."""
-    return f"0x{reason:04x} {DISCONNECT_REASONS.get(reason, 'unknown reason')}"
-
-
-def describe_error(error: dict[str, Any]) -> str:
-    return f"{error.get('ErrorID', '?')} {error.get('ErrorMsg', '')}".strip()
-
-
-# ---------------------------------------------------------------- settings
-
-
-def _address(value: str, field: str) -> str:
-    """Normalise 'host:port' or 'tcp://host:port' to 'tcp://host:port'."""
-    match = _ADDRESS_RE.match(value.strip())
-    if not match or not 0 < int(match["port"]) < 65536:
-        raise ValueError(
-            f"CTP setting {field} must look like 'host:port' or 'tcp://host:port', got {value!r}"
-        )
-    return f"tcp://{match['host']}:{match['port']}"
-
-
-def _missing_fields(cfg: CtpConfig, secrets: CtpSecrets) -> list[str]:
-    required = {
-        "ctp.userid": secrets.userid,
-        "ctp.password": secrets.password.get_secret_value(),
-        "ctp.broker_id": secrets.broker_id,
-        "gateway.ctp.td_address": cfg.td_address,
-        "gateway.ctp.md_address": cfg.md_address,
-    }
-    if cfg.environment == "实盘" or secrets.app_id or secrets.auth_code.get_secret_value():
-        # Production fronts require client authentication; a half-filled pair is always a mistake.
-        required["ctp.app_id"] = secrets.app_id
-        required["ctp.auth_code"] = secrets.auth_code.get_secret_value()
-    return [name for name, value in required.items() if not value.strip()]
-
-
-def ctp_setting(cfg: CtpConfig, secrets: CtpSecrets) -> dict[str, str]:
-    """vnpy's CTP setting dict; raises ValueError naming missing or bad fields (never their values)."""
-    missing = _missing_fields(cfg, secrets)
-    if missing:
-        raise ValueError(f"CTP setting incomplete: missing {', '.join(missing)}")
-    return {
-        "用户名": secrets.userid.strip(),
-        "密码": secrets.password.get_secret_value(),
-        "经纪商代码": secrets.broker_id.strip(),
-        "交易服务器": _address(cfg.td_address, "gateway.ctp.td_address"),
-        "行情服务器": _address(cfg.md_address, "gateway.ctp.md_address"),
-        "产品名称": secrets.app_id.strip(),
-        "授权编码": secrets.auth_code.get_secret_value(),
-        "柜台环境": cfg.environment,
-    }
-
-
-def redacted(setting: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the setting that is safe to log: passwords and auth codes masked."""
-    return {key: ("***" if key in SECRET_KEYS and value else value) for key, value in setting.items()}
-
-
-# ---------------------------------------------------------------- APIs
-#
-# vnpy_ctp's exit() joins the API's callback thread while holding the GIL: if a Python callback
-# is running (or about to run) at that moment, the process hangs for good (vnpy/vnpy_ctp PR #108,
-# reproduced here). So every Python callback is counted, and close() waits until none is running.
-
-ApiT = TypeVar("ApiT", bound=type)
-
-
-def _counted(method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def callback(self: Any, *args: Any) -> Any:
-        self.cb_thread = threading.get_ident()
-        self.cb_busy += 1
-        try:
-            return method(self, *args)
-        finally:
-            self.cb_busy -= 1
-
-    return callback
-
-
-def _count_callbacks(cls: ApiT) -> ApiT:
-    """Wrap every Python-level `on*` callback of the class (ours and vnpy's) in a busy counter."""
-    names = {
-        name
-        for klass in cls.__mro__[:2]
-        for name, value in vars(klass).items()
-        if name.startswith("on") and callable(value)
-    }
-    for name in names:
-        setattr(cls, name, _counted(getattr(cls, name)))
-    cls.cb_busy = 0
-    cls.cb_thread = 0
-    return cls
-
-
-def _wait_idle(api: Any, timeout_s: float) -> None:
-    """Return once no Python callback of the API has run for two consecutive checks (or on timeout)."""
-    if api.cb_busy and api.cb_thread == threading.get_ident():
-        raise RuntimeError("close() from inside a CTP callback would deadlock; close from another thread")
-    deadline = time.monotonic() + timeout_s
-    quiet = 0
-    while quiet < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)  # lets a callback waiting for the GIL start (and be counted)
-        quiet = quiet + 1 if not api.cb_busy else 0
-    if quiet < 2:
-        log.warning("CTP callback still running after %.1f s; releasing the API anyway", timeout_s)
-
-
-@_count_callbacks
-class ArbigTdApi(CtpTdApi):
-    """Trading API: reports front and login state; makes any auth/login failure permanent."""
-
-    gateway: ArbigCtpGateway
-
-    def onFrontConnected(self) -> None:
-        self.gateway.report_td(GatewayState.CONNECTED, "front connected")
-        super().onFrontConnected()
-
-    def onFrontDisconnected(self, reason: int) -> None:
-        super().onFrontDisconnected(reason)
-        self.gateway.report_td(GatewayState.DISCONNECTED, describe_disconnect(reason))
-
-    def onRspAuthenticate(self, data: dict, error: dict, reqid: int, last: bool) -> None:
-        super().onRspAuthenticate(data, error, reqid, last)
-        if error.get("ErrorID"):
-            self.auth_failed = True  # vnpy only sets this for ErrorID 63; never re-authenticate
-            self.gateway.report_td(
-                GatewayState.LOGIN_FAILED, f"authentication failed: {describe_error(error)}"
-            )
-
-    def onRspUserLogin(self, data: dict, error: dict, reqid: int, last: bool) -> None:
-        super().onRspUserLogin(data, error, reqid, last)
-        if error.get("ErrorID"):
-            self.gateway.report_td(GatewayState.LOGIN_FAILED, f"login failed: {describe_error(error)}")
-        else:
-            self.gateway.report_td(
-                GatewayState.LOGGED_IN, f"trading day {data.get('TradingDay', '')}".strip()
-            )
-
-    # CTP's own order and trade records are kept beside ours (raw, for audit): the gateway attaches
-    # the dict being processed to the OrderData/TradeData vnpy builds from it.
-    def onRtnOrder(self, data: dict) -> None:
-        self.gateway.raw_record = data
-        try:
-            super().onRtnOrder(data)
-        finally:
-            self.gateway.raw_record = None
-
-    def onRtnTrade(self, data: dict) -> None:
-        self.gateway.raw_record = data
-        try:
-            super().onRtnTrade(data)
-        finally:
-            self.gateway.raw_record = None
-
-    def authenticate(self) -> None:
-        if self.login_failed:
-            return  # vnpy would re-authenticate after a failed login on every reconnect
-        super().authenticate()
-
-    def close(self) -> None:
-        """Release the C++ API once, when no callback is running."""
-        if not self.connect_status:
-            return
-        _wait_idle(self, CLOSE_WAIT_S)
-        super().close()
-        self.connect_status = False  # released: exit() must never run twice
-        self.login_status = False
-
-
-@_count_callbacks
-class ArbigMdApi(CtpMdApi):
-    """Market-data API: reports its own front state and keeps the pre-settlement price per symbol."""
-
-    gateway: ArbigCtpGateway
-
-    def __init__(self, gateway: CtpGateway) -> None:
-        super().__init__(gateway)
-        self.login_failed = False
-        self.pre_settlement: dict[str, float] = {}
-
-    def onFrontConnected(self) -> None:
-        self.gateway.report_md(GatewayState.CONNECTED, "front connected")
-        super().onFrontConnected()
-
-    def onFrontDisconnected(self, reason: int) -> None:
-        super().onFrontDisconnected(reason)
-        self.gateway.report_md(GatewayState.DISCONNECTED, describe_disconnect(reason))
-
-    def onRspUserLogin(self, data: dict, error: dict, reqid: int, last: bool) -> None:
-        super().onRspUserLogin(data, error, reqid, last)
-        if error.get("ErrorID"):
-            self.login_failed = True
-            self.gateway.report_md(GatewayState.LOGIN_FAILED, f"md login failed: {describe_error(error)}")
-        else:
-            self.gateway.report_md(GatewayState.LOGGED_IN)
-
-    def onRtnDepthMarketData(self, data: dict) -> None:
-        price = data.get("PreSettlementPrice")
-        if isinstance(price, float | int) and 0 < price < MAX_FLOAT:
-            self.pre_settlement[data.get("InstrumentID", "")] = float(price)
-        super().onRtnDepthMarketData(data)
-
-    def login(self) -> None:
-        if self.login_failed:
-            return  # vnpy's md api has no such guard
-        super().login()
-
-    def close(self) -> None:
-        """Release the C++ API once, when no callback is running."""
-        if not self.connect_status:
-            return
-        _wait_idle(self, CLOSE_WAIT_S)
-        super().close()
-        self.connect_status = False  # released: exit() must never run twice
-        self.login_status = False
-
-
-# ---------------------------------------------------------------- gateway
+STALE_TICK_S = 300  # a tick this far from the local clock is a replayed or stale snapshot
+REPEAT_S = 30.0  # the same query error within this is logged, not handed on again
+ORDER_REQUESTS = ("ReqOrderInsert", "ReqOrderAction", "ReqSettlementInfoConfirm")
+RATE_REQUESTS = {"margin": "ReqQryInstrumentMarginRate", "commission": "ReqQryInstrumentCommissionRate"}
 
 
 class ArbigCtpGateway(CtpGateway):
@@ -275,12 +75,21 @@ class ArbigCtpGateway(CtpGateway):
 
     def __init__(self, event_engine: EventEngine, gateway_name: str) -> None:
         super().__init__(event_engine, gateway_name)
+        self.queries = QueryPacer()
+        self.session = CtpSession(self)
+        self.orders = OrderBook(self)
         self.td_api: ArbigTdApi = ArbigTdApi(self)
         self.md_api: ArbigMdApi = ArbigMdApi(self)
         self.status_tracker = GatewayStatusTracker("ctp")
         self.login_watchdog: LoginWatchdog | None = None
+        self.broker_error_listener: BrokerErrorListener | None = None
+        self.rates_listener: RatesListener | None = None
+        self.contract_rates: dict[str, ContractRates] = {}
+        self._rates_asked: set[str] = set()
+        self._error_times: dict[tuple[str, str, int, str], float] = {}
         self._close_lock = threading.Lock()
         self._closed = False
+        self._local = threading.local()  # the CTP record being processed, per thread
         self.dropped_ticks: dict[str, int] = {}
         self.clock: Callable[[], datetime] = lambda: datetime.now(CHINA_TZ)  # tests replay a fixed time
         self._last_drop_log = 0.0
@@ -308,6 +117,85 @@ class ArbigCtpGateway(CtpGateway):
         except Exception:
             log.exception("reporting market-data front state failed")
 
+    @property
+    def ready(self) -> bool:
+        """Logged in, settlement confirmed and instruments loaded."""
+        return self.session.ready and not self._closed
+
+    # -- broker errors
+
+    def broker_error(
+        self, kind: BrokerErrorKind, error: dict[str, Any], request: str, *, vt_orderid: str = "",
+        symbol: str = "", replayed: bool = False,
+    ) -> None:  # fmt: skip
+        """Hand one broker error to `broker_error_listener` (never raises into CTP's thread)."""
+        try:
+            item = BrokerError(
+                gateway=self.gateway_name, kind=kind, error_id=error_id(error), message=error_msg(error),
+                request=request, vt_orderid=vt_orderid, symbol=symbol, replayed=replayed,
+            )  # fmt: skip
+            if kind in ("query", "rsp_error") or request.startswith("ReqQry"):
+                key, now = (kind, request, item.error_id, symbol), time.monotonic()
+                if now - self._error_times.get(key, -REPEAT_S) < REPEAT_S:
+                    log.info("CTP %s (repeated)", item.text)
+                    return
+                self._error_times[key] = now
+            log.warning("CTP %s", item.text)
+            listener = self.broker_error_listener
+            if listener is not None:
+                listener(item)
+        except Exception:
+            log.exception("reporting a broker error failed")
+
+    def request_refused(self, request: str, code: int, req: dict[str, Any]) -> None:
+        """A Req* call returned non-zero: nothing was sent."""
+        if code not in FLOW_CONTROL_CODES and request not in ORDER_REQUESTS:
+            log.info("CTP %s not sent (return code %d)", request, code)  # -1 on queries: front down
+            return
+        kind: BrokerErrorKind = "flow_control" if code in FLOW_CONTROL_CODES else "request_failed"
+        error = {"ErrorID": code, "ErrorMsg": RETURN_CODES.get(code, f"return code {code}")}
+        vt_orderid = self.orders.vt_orderid(req) if request == "ReqOrderAction" else ""
+        self.broker_error(kind, error, request, vt_orderid=vt_orderid, symbol=str(req.get("InstrumentID") or ""))
+        if request == "ReqSettlementInfoConfirm" and code in FLOW_CONTROL_CODES:
+            td = self.td_api  # otherwise the session would stay SETTLING: send it again on a free tick
+            self.queries.add(PendingQuery(
+                "settlement", request, lambda: td.reqSettlementInfoConfirm(dict(req), td.next_reqid())
+            ))  # fmt: skip
+
+    # -- contract rates
+
+    def on_ready(self) -> None:
+        """The session became ready: ask the rates of every subscribed contract (again)."""
+        self._rates_asked.clear()
+        for symbol in sorted(self.md_api.subscribed):
+            self.want_rates(symbol)
+
+    def want_rates(self, symbol: str) -> None:
+        """Queue the margin and commission queries of a contract, once per session."""
+        contract = symbol_contract_map.get(symbol)
+        if not self.ready or contract is None or symbol in self._rates_asked:
+            return
+        self._rates_asked.add(symbol)
+        td = self.td_api
+        for part, build in (("margin", margin_request), ("commission", commission_request)):
+            req = build(td.brokerid, td.userid, symbol, contract.exchange.value)
+            send = functools.partial(td.query_rates, part, symbol, req)
+            self.queries.add(PendingQuery(f"{part}:{symbol}", RATE_REQUESTS[part], send))
+
+    def rates_reply(self, part: str, symbol: str, data: dict[str, Any]) -> None:
+        contract = symbol_contract_map.get(symbol)
+        current = self.contract_rates.get(symbol) or ContractRates(
+            symbol=symbol, exchange=contract.exchange.value if contract else ""
+        )
+        rates = (with_margin if part == "margin" else with_commission)(current, data, now_ms())
+        self.contract_rates[symbol] = rates
+        listener = self.rates_listener
+        if listener is not None:
+            try:
+                listener(symbol, rates)
+            except Exception:
+                log.exception("rates listener failed")
+
     # -- lifecycle
 
     def connect(self, setting: dict) -> None:
@@ -330,6 +218,9 @@ class ArbigCtpGateway(CtpGateway):
             self._closed = True
         if self.login_watchdog:
             self.login_watchdog.disarm()
+        self.session.retry.cancel()
+        self.session.md_retry.cancel()
+        self.queries.clear()
         self.event_engine.unregister(EVENT_TIMER, self.process_timer_event)
         super().close()
         self.status_tracker.set(GatewayState.STOPPED, "gateway closed")
@@ -342,16 +233,28 @@ class ArbigCtpGateway(CtpGateway):
     # -- calls that would touch a released C++ API after close
 
     def process_timer_event(self, event: Event) -> None:
+        """vnpy queries on every second tick; ARBIG's queued queries take the ticks between."""
         with self._close_lock:
-            if not self._closed:
-                super().process_timer_event(event)
+            if self._closed:
+                return
+            if self.count == 0:
+                self.queries.pump()
+            super().process_timer_event(event)
 
     def subscribe(self, req: SubscribeRequest) -> None:
         if not self._closed:
             super().subscribe(req)
+            self.want_rates(req.symbol)
 
     def send_order(self, req: OrderRequest) -> str:
-        return "" if self._closed else super().send_order(req)
+        if self._closed:
+            return ""
+        if not self.session.ready:
+            state = self.status_tracker.current
+            error = {"ErrorID": 0, "ErrorMsg": f"gateway {state.state.value}: not logged in and settled yet"}
+            self.broker_error("not_ready", error, "ReqOrderInsert", symbol=req.symbol)
+            return ""
+        return super().send_order(req)
 
     def cancel_order(self, req: CancelRequest) -> None:
         if not self._closed:
@@ -366,22 +269,45 @@ class ArbigCtpGateway(CtpGateway):
             super().query_position()
 
     def _can_query(self) -> bool:
-        """vnpy's timer would also query before login; those requests can only fail."""
-        return not self._closed and self.td_api.login_status
+        """vnpy's timer would also query before login and settlement; one query at a time."""
+        return self.ready and self.td_api.login_status and not self.queries.busy()
 
-    # -- orders and trades: keep CTP's raw record
+    # -- orders, trades, positions
 
-    raw_record: dict | None = None
+    @property
+    def raw_record(self) -> dict | None:
+        """The CTP record the calling thread is processing (its OrderData/TradeData keep it)."""
+        return getattr(self._local, "raw", None)
+
+    @raw_record.setter
+    def raw_record(self, value: dict | None) -> None:
+        self._local.raw = value
 
     def on_order(self, order: OrderData) -> None:
-        if self.raw_record is not None:
-            order.extra = {**(order.extra or {}), "ctp": dict(self.raw_record)}
+        raw = self.raw_record
+        extra = dict(order.extra or {})
+        if raw is not None:
+            extra["ctp"] = dict(raw)
+        if "reason" not in extra:
+            reason = self.orders.reasons.get(order.vt_orderid)
+            if reason is None and order.status == Status.REJECTED and raw is not None:
+                reason = self.orders.rejected_by_rtn(order, raw)
+            if reason:
+                extra["reason"] = reason
+        order.extra = extra
+        self.orders.remember(order)
         super().on_order(order)
 
     def on_trade(self, trade: TradeData) -> None:
-        if self.raw_record is not None:
-            trade.extra = {**(trade.extra or {}), "ctp": dict(self.raw_record)}
+        raw = self.raw_record
+        if raw is not None:
+            trade.extra = {**(trade.extra or {}), "ctp": dict(raw)}
         super().on_trade(trade)
+
+    def on_position(self, position: PositionData) -> None:
+        super().on_position(position)
+        if position.volume:
+            self.want_rates(position.symbol)
 
     # -- ticks
 

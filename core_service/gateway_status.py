@@ -2,7 +2,8 @@
 
 Gateways call `set()` from whatever thread their callbacks run on; listeners must not block
 (the core's listener only enqueues). A watchdog turns "not logged in after N seconds" into a
-visible LOGIN_TIMEOUT state, because CTP logs nothing when its front is unreachable.
+visible LOGIN_TIMEOUT state, because CTP logs nothing when its front is unreachable. LOGGED_IN
+means ready to trade; on CTP it follows SETTLING (logged in, settlement and instruments pending).
 """
 
 from __future__ import annotations
@@ -71,16 +72,26 @@ class GatewayStatusTracker:
                 log.exception("gateway status listener failed")
 
 
+# States the watchdog leaves alone: ready, or failed for a reason already shown, or stopped.
+FINAL_STATES = (GatewayState.LOGGED_IN, GatewayState.LOGIN_FAILED, GatewayState.SETTLEMENT_FAILED,
+                GatewayState.STOPPED)
+
+
 class LoginWatchdog:
-    """Reports LOGIN_TIMEOUT when the gateway is not logged in `timeout_s` after connecting."""
+    """Reports LOGIN_TIMEOUT when the gateway is not logged in `timeout_s` after connecting.
+
+    "Logged in" means ready to trade (LOGGED_IN): a CTP gateway still SETTLING (settlement
+    confirmation or instrument list pending) is not, and the timeout text says which it was."""
 
     def __init__(self, tracker: GatewayStatusTracker, timeout_s: float) -> None:
         self.tracker = tracker
         self.timeout_s = timeout_s
         self._timer: threading.Timer | None = None
+        self.fired = threading.Event()  # set once the timeout has been checked (whatever it found)
 
     def arm(self) -> None:
         self.disarm()
+        self.fired.clear()
         self._timer = threading.Timer(self.timeout_s, self._fire)
         self._timer.daemon = True
         self._timer.start()
@@ -91,11 +102,22 @@ class LoginWatchdog:
             self._timer = None
 
     def _fire(self) -> None:
+        try:
+            self._check()
+        finally:
+            self.fired.set()
+
+    def _check(self) -> None:
         status = self.tracker.current
-        if status.state in (GatewayState.LOGGED_IN, GatewayState.LOGIN_FAILED, GatewayState.STOPPED):
+        if status.state in FINAL_STATES:
             return
         detail = f"last state {status.state.value.lower()}"
         if status.reason:
             detail += f": {status.reason}"
-        log.warning("gateway not logged in after %.0f s (%s)", self.timeout_s, detail)
-        self.tracker.set(GatewayState.LOGIN_TIMEOUT, f"not logged in after {self.timeout_s:.0f} s ({detail})")
+        if status.state == GatewayState.SETTLING:  # logged in, but not ready to trade
+            text = (f"not logged in after {self.timeout_s:g} s: logged in to the front, but settlement"
+                    f" confirmation or the instrument list still pending ({detail})")
+        else:
+            text = f"not logged in after {self.timeout_s:g} s ({detail})"
+        log.warning("gateway %s", text)
+        self.tracker.set(GatewayState.LOGIN_TIMEOUT, text)

@@ -35,11 +35,11 @@ from vnpy_ctp.gateway.ctp_gateway import symbol_contract_map  # noqa: E402
 from common.config import CtpConfig, CtpSecrets  # noqa: E402
 from common.contract import GatewayState, GatewayStatus  # noqa: E402
 from common.trading_calendar import CHINA_TZ  # noqa: E402
+from core_service.ctp_errors import RetryPolicy  # noqa: E402
 from core_service.ctp_gateway import (  # noqa: E402
     ArbigCtpGateway,
     connect_with_watchdog,
     ctp_setting,
-    redacted,
     tick_rejection,
 )
 from core_service.gateway_status import GatewayStatusTracker  # noqa: E402
@@ -183,76 +183,6 @@ def test_dropping_front_reports_disconnect_code_and_reconnects(engine, gateway) 
     print(f"(b) close took {elapsed:.3f} s")
 
 
-# ---------------------------------------------------------------- (c) setting building and redaction
-
-
-@pytest.mark.parametrize(
-    ("field", "override"),
-    [
-        ("ctp.userid", {"userid": ""}),
-        ("ctp.password", {"password": ""}),
-        ("ctp.broker_id", {"broker_id": "  "}),
-        ("ctp.auth_code", {"auth_code": ""}),
-    ],
-)
-def test_ctp_setting_names_missing_secret(field: str, override: dict[str, str]) -> None:
-    values = {
-        "userid": "000001",
-        "password": PASSWORD,
-        "broker_id": "9999",
-        "app_id": "a",
-        "auth_code": AUTH_CODE,
-    }
-    cfg = CtpConfig(td_address="10.0.0.1:10130", md_address="10.0.0.1:10131")
-    with pytest.raises(ValueError) as info:
-        ctp_setting(cfg, CtpSecrets(**{**values, **override}))
-    message = str(info.value)
-    assert field in message
-    assert PASSWORD not in message and AUTH_CODE not in message
-
-
-@pytest.mark.parametrize("field", ["td_address", "md_address"])
-def test_ctp_setting_names_missing_address(field: str) -> None:
-    addresses = {"td_address": "10.0.0.1:10130", "md_address": "10.0.0.1:10131", field: ""}
-    secrets = CtpSecrets(userid="000001", password=PASSWORD, broker_id="9999")
-    with pytest.raises(ValueError, match=f"gateway.ctp.{field}") as info:
-        ctp_setting(CtpConfig(environment="测试", **addresses), secrets)
-    assert PASSWORD not in str(info.value)
-
-
-def test_production_requires_authentication() -> None:
-    secrets = CtpSecrets(userid="000001", password=PASSWORD, broker_id="9999")
-    with pytest.raises(ValueError, match="ctp.app_id, ctp.auth_code"):
-        ctp_setting(CtpConfig(td_address="10.0.0.1:1", md_address="10.0.0.1:2", environment="实盘"), secrets)
-
-
-def test_ctp_setting_normalises_addresses_and_rejects_bad_ones() -> None:
-    setting = make_setting("10.0.0.1:10130", "tcp://md.example.com:10131", auth=True)
-    assert setting == {
-        "用户名": "000001",
-        "密码": PASSWORD,
-        "经纪商代码": "9999",
-        "交易服务器": "tcp://10.0.0.1:10130",
-        "行情服务器": "tcp://md.example.com:10131",
-        "产品名称": "arbig_test",
-        "授权编码": AUTH_CODE,
-        "柜台环境": "测试",
-    }
-    for bad in ("10.0.0.1", "udp://10.0.0.1:1", "10.0.0.1:70000"):
-        with pytest.raises(ValueError, match="gateway.ctp.td_address"):
-            make_setting(bad, "10.0.0.1:1")
-
-
-def test_redacted_masks_secrets_only() -> None:
-    setting = make_setting("10.0.0.1:10130", "10.0.0.1:10131", auth=True)
-    shown = redacted(setting)
-    assert shown["密码"] == "***" and shown["授权编码"] == "***"
-    assert PASSWORD not in repr(shown) and AUTH_CODE not in repr(shown)
-    assert shown["用户名"] == "000001" and shown["交易服务器"] == "tcp://10.0.0.1:10130"
-    assert setting["密码"] == PASSWORD  # the original is untouched
-    assert redacted(make_setting("10.0.0.1:1", "10.0.0.1:2"))["授权编码"] == ""
-
-
 # ---------------------------------------------------------------- (d) a failed login is sticky
 
 
@@ -305,14 +235,32 @@ def test_md_login_failure_is_not_retried(engine, gateway) -> None:
     assert md.reqid == 1
 
 
-def test_successful_login_reports_logged_in(engine, gateway) -> None:
+def test_md_transient_login_error_is_retried(engine, gateway) -> None:
+    gw, tracker, _ = gateway
+    gw.session.set_policy(RetryPolicy(first_s=0.05, max_s=0.05, attempts=2))
+    address = f"127.0.0.1:{free_port()}"
+    connect_with_watchdog(gw, make_setting(address, address), tracker, timeout_s=30)
+    md = gw.md_api
+    md.onFrontConnected()
+    md.onRspUserLogin({}, {"ErrorID": 8, "ErrorMsg": "CTP:前置不活跃"}, 1, True)
+    assert tracker.current.md_state == S.CONNECTED
+    assert tracker.current.md_reason == "md login failed (transient, retry 1/2 in 0.05 s): 8 CTP:前置不活跃"
+    eventually(lambda: md.reqid == 2, timeout=3, what="md login sent again")
+    md.onRspUserLogin({}, {"ErrorID": 0, "ErrorMsg": ""}, 2, True)
+    assert tracker.current.md_state == S.LOGGED_IN and gw.session.md_retry.attempt == 0
+
+
+def test_successful_login_reports_settling(engine, gateway) -> None:
     gw, tracker, _ = gateway
     address = f"127.0.0.1:{free_port()}"
     connect_with_watchdog(gw, make_setting(address, address), tracker, timeout_s=30)
     gw.td_api.onRspUserLogin(
         {"FrontID": 1, "SessionID": 7, "TradingDay": "20261123"}, {"ErrorID": 0}, 1, True
     )
-    assert tracker.current.state == S.LOGGED_IN and tracker.current.reason == "trading day 20261123"
+    # Logged in to the front, but not ready to trade before the settlement and the instrument list.
+    assert tracker.current.state == S.SETTLING
+    assert tracker.current.reason == "logged in, trading day 20261123; confirming settlement"
+    assert not tracker.logged_in and not gw.ready
     gw.td_api.onFrontDisconnected(0x1001)  # after a login, a disconnect is just a disconnect
     assert tracker.current.state == S.DISCONNECTED and not gw.td_api.login_status
 
