@@ -256,6 +256,7 @@ class AccountState(Message):
     margin: float = 0.0  # CurrMargin
     frozen_margin: float = 0.0  # FrozenMargin: margin of open orders
     frozen_commission: float = 0.0  # FrozenCommission
+    frozen_cash: float = 0.0  # FrozenCash
     commission: float = 0.0  # Commission, today
     realized_pnl: float = 0.0  # CloseProfit, today
     unrealized_pnl: float = 0.0  # PositionProfit

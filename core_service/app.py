@@ -45,11 +45,12 @@ from common.db import migrate
 from common.trading_calendar import CHINA_TZ, trading_day_str
 from core_service import serializers as ser
 from core_service.actions import TradingActions
+from core_service.broker_errors import BrokerError
 from core_service.commands import CommandProcessor, EventThreadRunner, Refused
 from core_service.config_watcher import ConfigWatcher
 from core_service.control_socket import ControlServer, socket_path
 from core_service.cta import ArbigCtaEngine
-from core_service.gateway_status import GatewayStatusTracker, LoginWatchdog
+from core_service.gateway_status import GatewayStatusTracker, LoginWatchdog, describe_transition
 from core_service.gateways import add_gateway, connect_gateway
 from core_service.guarded_events import GuardedEventEngine
 from core_service.heartbeat import HeartbeatThread
@@ -57,6 +58,7 @@ from core_service.instance_lock import InstanceLock, account_of
 from core_service.mysql_writer import MysqlWriter
 from core_service.recorder import Recorder
 from core_service.redis_publisher import RedisPublisher
+from core_service.runtime import write_running_config
 from core_service.spool import Spool
 from core_service.strategy_setup import StrategySetup
 
@@ -65,9 +67,6 @@ log = logging.getLogger(__name__)
 
 class ArbigCtaApp(CtaStrategyApp):
     engine_class = ArbigCtaEngine
-
-
-RUNNING_CONFIG = "running_config.json"
 
 
 class CoreApp:
@@ -124,6 +123,8 @@ class CoreApp:
         self.publisher.start()
         self.main_engine = MainEngine(self.event_engine)  # also chdirs to vnpy's folder (our runtime)
         gateway = add_gateway(self.main_engine, self.config)
+        if hasattr(gateway, "broker_error_listener"):
+            gateway.broker_error_listener = self._on_broker_error
         self.cta = self.main_engine.add_app(ArbigCtaApp)  # type: ignore[assignment]
         self.cta.sink = self  # type: ignore[union-attr]
         self.recorder = Recorder(
@@ -158,15 +159,7 @@ class CoreApp:
         self.watcher.start()
 
     def _write_running_config(self) -> None:
-        """The settings this core runs with (no secrets in them), for a web service restarted while the
-        file is broken: it serves with these instead of refusing to start (scripts/run_app.py)."""
-        path = self.runtime / RUNNING_CONFIG
-        try:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(self.config.model_dump_json(indent=2), encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError as exc:
-            log.warning("cannot write %s: %s", path, exc)
+        write_running_config(self.runtime, self.config)
 
     def _db_connect(self) -> pymysql.Connection:
         if not self._schema_ready:
@@ -238,12 +231,7 @@ class CoreApp:
     # ------------------------------------------------------------ gateway state
     def _on_gateway_status(self, new: GatewayStatus, old: GatewayStatus) -> None:
         if new.state != old.state and self.recorder:
-            level = "INFO" if new.state in (GatewayState.LOGGED_IN, GatewayState.CONNECTED,
-                                            GatewayState.CONNECTING, GatewayState.STOPPED) else "ERROR"
-            kind = {GatewayState.LOGGED_IN: "login", GatewayState.DISCONNECTED: "disconnect",
-                    GatewayState.LOGIN_FAILED: "login_failed", GatewayState.LOGIN_TIMEOUT: "login_timeout",
-                    GatewayState.CONNECTED: "connect"}.get(new.state, "gateway")
-            text = f"gateway {new.name}: {new.state.value.lower()}" + (f" ({new.reason})" if new.reason else "")
+            kind, level, text = describe_transition(new)
             self.recorder.system_event(kind, text, level, state=new.state.value, reason=new.reason)
         if new.state == GatewayState.LOGGED_IN and old.state != GatewayState.LOGGED_IN:
             timer = threading.Timer(self.contract_check_s, self._check_main_contract_known)
@@ -255,6 +243,14 @@ class CoreApp:
             elif new.state == GatewayState.DISCONNECTED and old.state == GatewayState.LOGGED_IN:
                 self.watchdog.arm()  # the library reconnects by itself; say so if it does not
         self.beats.wake()  # never write to Redis here: this may be CTP's callback thread
+
+    def _on_broker_error(self, error: BrokerError) -> None:
+        """A broker refusal (CTP's callback thread): recorded, pushed to the pages (system event
+        `broker_error`, shown as a notice where the operator is), kept in MySQL. Never blocks."""
+        if self.recorder:
+            self.recorder.system_event("broker_error", error.text, "WARNING" if error.replayed else "ERROR",
+                                       **{f"error_{k}" if k in ("kind", "message") else k: v
+                                          for k, v in error.model_dump(mode="json").items()})
 
     def _check_main_contract_known(self) -> None:
         if self.main_engine is None or self.beats.halted.is_set():

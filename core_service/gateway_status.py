@@ -77,6 +77,21 @@ FINAL_STATES = (GatewayState.LOGGED_IN, GatewayState.LOGIN_FAILED, GatewayState.
                 GatewayState.STOPPED)
 
 
+INFO_STATES = (GatewayState.LOGGED_IN, GatewayState.CONNECTED, GatewayState.SETTLING, GatewayState.CONNECTING,
+               GatewayState.STOPPED)
+EVENT_KINDS = {GatewayState.LOGGED_IN: "login", GatewayState.DISCONNECTED: "disconnect",
+               GatewayState.LOGIN_FAILED: "login_failed", GatewayState.LOGIN_TIMEOUT: "login_timeout",
+               GatewayState.CONNECTED: "connect", GatewayState.SETTLING: "settling",
+               GatewayState.SETTLEMENT_FAILED: "settlement_failed"}
+
+
+def describe_transition(new: GatewayStatus) -> tuple[str, str, str]:
+    """(system event kind, level, text) for a change of the gateway's state."""
+    level = "INFO" if new.state in INFO_STATES else "ERROR"
+    text = f"gateway {new.name}: {new.state.value.lower()}" + (f" ({new.reason})" if new.reason else "")
+    return EVENT_KINDS.get(new.state, "gateway"), level, text
+
+
 class LoginWatchdog:
     """Reports LOGIN_TIMEOUT when the gateway is not logged in `timeout_s` after connecting.
 

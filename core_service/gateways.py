@@ -2,7 +2,8 @@
 
 The gateway gets the status tracker before connecting, and the login watchdog is armed, so the
 operator always sees the real state: connecting, logged in, disconnected with the reason, login
-failed (never retried), or "not logged in after N s".
+failed (transient errors retried with a capped backoff, the rest never), settling, or "not logged
+in after N s".
 """
 
 from __future__ import annotations

@@ -8,11 +8,14 @@ CtaEngine: sqlite in the runtime folder) and chdir there first. Import vnpy only
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 
 from common.config import PROJECT_ROOT, AppConfig
+
+log = logging.getLogger(__name__)
 
 VT_SETTING = {
     "log.active": True,
@@ -22,6 +25,21 @@ VT_SETTING = {
     "database.name": "sqlite",
     "database.database": "database.db",
 }
+
+
+RUNNING_CONFIG = "running_config.json"
+
+
+def write_running_config(runtime: Path, config: AppConfig) -> None:
+    """The settings the core runs with (no secrets in them), for a web service restarted while the
+    file is broken: it serves with these instead of refusing to start (scripts/run_app.py)."""
+    path = runtime / RUNNING_CONFIG
+    try:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(config.model_dump_json(indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("cannot write %s: %s", path, exc)
 
 
 def prepare_runtime(config: AppConfig) -> Path:

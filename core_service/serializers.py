@@ -94,7 +94,7 @@ def contract_info(contract: ContractData, main_symbol: str) -> ContractInfo:
 
 
 # Figures both gateways put in AccountData.extra under these names (CTP: from the trading account reply).
-ACCOUNT_FIGURES = ("frozen_margin", "frozen_commission", "commission", "realized_pnl", "unrealized_pnl",
+ACCOUNT_FIGURES = ("frozen_margin", "frozen_commission", "frozen_cash", "commission", "realized_pnl", "unrealized_pnl",
                    "pre_balance", "deposit", "withdraw", "withdraw_quota")
 
 
