@@ -25,7 +25,13 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-def connect_kwargs(cfg: MysqlConfig, secrets: Secrets | None, database: str | None) -> dict[str, Any]:
+CONNECT_TIMEOUT_S = 3
+IO_TIMEOUT_S = 10  # per socket read or write (not per query): a query streaming rows never hits it
+
+
+def connect_kwargs(cfg: MysqlConfig, secrets: Secrets | None, database: str | None,
+                   connect_timeout: float = CONNECT_TIMEOUT_S, read_timeout: float = IO_TIMEOUT_S,
+                   write_timeout: float = IO_TIMEOUT_S) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "host": cfg.host,
         "port": cfg.port,
@@ -33,9 +39,9 @@ def connect_kwargs(cfg: MysqlConfig, secrets: Secrets | None, database: str | No
         "password": secrets.mysql_password.get_secret_value() if secrets else "",
         "charset": "utf8mb4",
         "autocommit": True,
-        "connect_timeout": 3,
-        "read_timeout": 10,
-        "write_timeout": 10,
+        "connect_timeout": connect_timeout,
+        "read_timeout": read_timeout,
+        "write_timeout": write_timeout,
         "init_command": "SET time_zone = '+00:00'",
     }
     if database:
@@ -50,16 +56,19 @@ def connect(cfg: MysqlConfig, secrets: Secrets | None = None, database: str | No
 
 
 class Database:
-    """A small pool of autocommit connections to the configured database."""
+    """A small pool of autocommit connections to the configured database. The timeouts are in seconds
+    (pymysql's: the handshake and each socket read/write); a caller that must answer fast passes shorter ones."""
 
-    def __init__(self, cfg: MysqlConfig, secrets: Secrets | None = None, max_connections: int = 8) -> None:
+    def __init__(self, cfg: MysqlConfig, secrets: Secrets | None = None, max_connections: int = 8, *,
+                 connect_timeout: float = CONNECT_TIMEOUT_S, read_timeout: float = IO_TIMEOUT_S,
+                 write_timeout: float = IO_TIMEOUT_S) -> None:
         self.cfg = cfg
         self._pool = PooledDB(
             creator=pymysql,
             maxconnections=max_connections,
             blocking=True,
             ping=1,
-            **connect_kwargs(cfg, secrets, cfg.database),
+            **connect_kwargs(cfg, secrets, cfg.database, connect_timeout, read_timeout, write_timeout),
         )
 
     @contextmanager

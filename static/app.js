@@ -1,5 +1,6 @@
 /* ARBIG console: shared helpers (i18n, formatting, API with CSRF, confirmation dialog, commands)
-   and the live WebSocket client (subscribe, snapshots, reconnect with backoff, staleness header). */
+   and the live WebSocket client (subscribe, snapshots, reconnect with backoff, staleness header,
+   Redis/MySQL pills and the outage banner: with Redis down commands are greyed and refused here). */
 "use strict";
 (function () {
   const body = document.body;
@@ -58,6 +59,8 @@
       (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   }
 
+  const state = { status: null, offset: 0, lastData: null, ws: "connecting", attempt: 0, gaveUp: false, retryIn: 0 };
+
   /* ---------------------------------------------------------------- API */
   async function api(method, url, payload) {
     const opts = { method, credentials: "same-origin", headers: { "Accept": "application/json" } };
@@ -88,6 +91,9 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
   const dlg = $("#confirm");
+  function redisDown() { return !!(state.status && state.status.redis_ok === false); }
+  /* Every dialog here sends a command; with Redis down none can reach the core: the dialog says so and
+     has no confirm button (its fields stay, so the page's own code keeps working). */
   function openDialog({ title, danger, html, confirmText, onConfirm, onOpen }) {
     $("h3", dlg).textContent = title;
     $("h3", dlg).className = danger ? "danger" : "";
@@ -99,6 +105,10 @@
     ok.onclick = async () => { ok.disabled = true; cancel.disabled = true; await onConfirm(dlg); };
     cancel.onclick = () => dlg.close("cancel");
     if (onOpen) onOpen(dlg);
+    if (redisDown()) {
+      $(".dbody", dlg).insertAdjacentHTML("afterbegin", '<div class="msg bad" id="cmd-blocked">' + esc(t("cmd_blocked_redis")) + "</div>");
+      ok.classList.add("hidden"); ok.onclick = null; cancel.textContent = t("close");
+    }
     dlg.showModal();
     return dlg;
   }
@@ -146,7 +156,6 @@
   }
 
   /* ---------------------------------------------------------------- header: status, staleness, banner */
-  const state = { status: null, offset: 0, lastData: null, ws: "connecting", attempt: 0, gaveUp: false, retryIn: 0 };
   function serverNow() { return Date.now() + state.offset; }
   function setPill(el, cls, text) { el.className = "pill " + cls; el.innerHTML = '<span class="dot"></span>' + esc(text); }
   function renderHeader() {
@@ -163,16 +172,30 @@
     setPill($("#data-age"), state.ws === "open" ? "ok" : "bad", t("data_age") + " " + ageText(dataAge));
     const stale = state.ws !== "open" || !st || st.stale;
     $("#stale-badge").classList.toggle("hidden", !stale);
+    renderStores(st);
     renderBanner(st);
+  }
+  /* Redis and the web's MySQL: a pill each; with Redis down the command buttons are greyed (CSS). */
+  function renderStores(st) {
+    for (const [name, ok, since] of [["redis", st ? st.redis_ok : null, st && st.redis_down_since_ms],
+      ["mysql", st ? st.mysql_ok : null, st && st.mysql_down_since_ms]]) {
+      const el = $("#" + name + "-state");
+      setPill(el, ok === true ? "ok" : ok === false ? "bad" : "warn", t(name + (ok === true ? "_up" : ok === false ? "_down" : "_unknown")));
+      el.title = ok === false && since ? t("down_since", { since: fmtDateTime(since) }) : "";
+    }
+    body.classList.toggle("redis-down", redisDown());
   }
   function renderBanner(st) {
     const banner = $("#banner");
-    let text = "", cls = "bad";
-    if (state.gaveUp) text = t("banner_gave_up");
-    else if (st && st.redis_ok === false) text = t("banner_redis_down");
-    else if (st && st.core_alive === false) text = t("banner_core_down");
-    else if (st && st.stale) { text = t("banner_stale", { s: st.stale_after_s }); cls = "warn"; }
+    let text = "", cls = "bad", kind = "";
+    if (state.gaveUp) { text = t("banner_gave_up"); kind = "gave-up"; }
+    else if (st && st.redis_ok === false) { text = t("banner_redis_down", { since: fmtTime(st.redis_down_since_ms) }); kind = "redis"; }
+    else if (st && st.core_alive === false) { text = t("banner_core_down"); kind = "core"; }
+    else if (st && st.mysql_ok === false && st.mysql_down_since_ms) {
+      text = t("banner_mysql_down", { since: fmtTime(st.mysql_down_since_ms) }); cls = "warn"; kind = "mysql";
+    } else if (st && st.stale) { text = t("banner_stale", { s: st.stale_after_s }); cls = "warn"; kind = "stale"; }
     banner.textContent = text; banner.className = "banner " + cls + (text ? "" : " hidden");
+    banner.dataset.kind = kind;
   }
 
   /* ---------------------------------------------------------------- live WebSocket client */
@@ -250,7 +273,12 @@
     $("#logout").onclick = async () => { await api("POST", "/logout"); location.href = "/login"; };
     $("#estop").onclick = () => confirmCommand({ title: t("estop_title"), text: t("estop_text"), type: "emergency.stop",
       params: {}, danger: true, confirmText: t("estop") });
-    on("heartbeat", (st) => { state.status = st; state.offset = st.server_ms - Date.now(); renderHeader(); });
+    on("heartbeat", (st) => {
+      const recovered = redisDown() && st.redis_ok === true;
+      state.status = st; state.offset = st.server_ms - Date.now(); renderHeader();
+      // Redis is back: fresh snapshots of every topic (updates were missed while it was down)
+      if (recovered && ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ op: "subscribe", topics: Array.from(topics) }));
+    });
     topics.add("heartbeat");
     langListeners.push(renderHeader);
     applyI18n(); renderHeader();

@@ -1,5 +1,8 @@
 """Health endpoint for process monitors: no login, no secrets, no positions — just whether the
-web service, the core, its gateway, Redis and MySQL are fine. 200 when all are, 503 otherwise."""
+web service, the core, its gateway, Redis and MySQL are fine. 200 when all are, 503 otherwise.
+
+It answers within a few seconds even with Redis or MySQL hung: Redis is read with the client's short
+socket timeout, MySQL's state is the hub's last probe (never a query here)."""
 
 from __future__ import annotations
 
@@ -13,8 +16,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", summary="Liveness of the web service, the core, its gateway, Redis and MySQL")
 async def healthz(svc: Svc) -> JSONResponse:
-    redis_ok = await svc.live.redis_ok()
-    heartbeat = await svc.live.heartbeat() if redis_ok else None
+    heartbeat, _, redis_ok = await svc.live.core_status()
     body = {
         "web": True,
         "redis": redis_ok,

@@ -1,4 +1,5 @@
-"""The FastAPI application: routers, static files, error handlers, and the services' lifespan.
+"""The FastAPI application: routers, static files, error handlers (a Redis or MySQL outage is a 503
+naming it), and the services' lifespan.
 
 The OpenAPI document (/openapi.json) is behind login like the rest. (No Swagger viewer: it would
 load from a CDN.)
@@ -21,7 +22,16 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.config import PROJECT_ROOT
-from web_service import api_commands, api_health, api_history, api_state, errors, pages, ws_endpoint
+from web_service import (
+    api_commands,
+    api_health,
+    api_history,
+    api_state,
+    dependency_errors,
+    errors,
+    pages,
+    ws_endpoint,
+)
 from web_service.auth import LoginRequired, OriginGuard, require_session
 from web_service.services import Services
 from web_service.settings import WebSettings, is_loopback
@@ -86,6 +96,9 @@ def create_app(web: WebSettings, svc: Services | None = None) -> FastAPI:
     app.add_exception_handler(ValidationError, errors.on_pydantic_validation)
     app.add_exception_handler(LoginRequired, errors.on_login_required)
     app.add_exception_handler(pymysql.MySQLError, errors.on_mysql_error)
+    for redis_error in dependency_errors.REDIS_ERRORS:  # refused or hung Redis: 503 naming it, never 500
+        app.add_exception_handler(redis_error, dependency_errors.on_redis_error)
+    dependency_errors.install_template_globals(pages.templates.env)  # the login page names a Redis outage
 
     app.add_middleware(OriginGuard)
     if is_loopback(web.config.web.host):  # DNS rebinding: only loopback names reach a loopback-bound app

@@ -7,10 +7,13 @@
   session's CSRF token (which the page gets in a <meta> tag). Otherwise 403, nothing changes.
 - `OriginGuard` applies the Origin/Referer rule to every non-GET request before anything else runs.
 - The WebSocket handshake checks Origin and the session cookie the same way.
+- Sessions live in Redis: with Redis down or hung a session lookup raises within the client's socket
+  timeout, and the app answers 503 naming Redis (web_service.dependency_errors), never 500.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
@@ -19,10 +22,12 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from web_service.dependency_errors import REDIS_ERRORS
 from web_service.services import Services, Svc
 from web_service.sessions import Session
 from web_service.settings import SESSION_COOKIE
 
+log = logging.getLogger(__name__)
 CSRF_HEADER = "X-CSRF-Token"
 
 
@@ -120,10 +125,15 @@ CsrfSession = Annotated[Session, Depends(require_csrf)]
 
 
 async def websocket_session(websocket: WebSocket, svc: Services) -> Session | None:
-    """The session of a WebSocket handshake, or None when its Origin or cookie is not acceptable."""
+    """The session of a WebSocket handshake, or None when its Origin or cookie is not acceptable, or when
+    Redis cannot tell (the page then asks /api/session, gets 503 naming Redis, and retries later)."""
     if not same_origin(websocket.headers):
         return None
-    return await svc.sessions.get(websocket.cookies.get(SESSION_COOKIE))
+    try:
+        return await svc.sessions.get(websocket.cookies.get(SESSION_COOKIE))
+    except REDIS_ERRORS as exc:
+        log.info("WebSocket handshake refused: Redis unreachable (%s)", type(exc).__name__)
+        return None
 
 
 def safe_next(path: str | None) -> str:

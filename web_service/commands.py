@@ -4,7 +4,9 @@ The browser creates the command id when the confirmation dialog opens, so a doub
 retry carries the same id. Here a repeat of an id that is in flight waits for the same reply, and
 a repeat of a finished one gets the recorded reply back: nothing is pushed twice. (The core also
 refuses an id it has seen.) On timeout the command is withdrawn from the list if the core has not
-taken it yet, so the answer can say whether it may still run.
+taken it yet, so the answer can say whether it may still run. The reply is awaited with BRPOPs of at
+most REDIS_BLOCK_S each (shorter than the client's socket timeout); if Redis fails after the push,
+the answer (503) says the command may have run.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from common.contract import Command, CommandReply, CommandStatus, Keys
+from web_service.dependency_errors import REDIS_BLOCK_S, REDIS_DETAIL, REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,19 @@ def _timeout_outcome(command: Command, timeout_s: float, withdrawn: bool) -> Out
                          "withdrawn": withdrawn, "detail": detail})
 
 
+def _redis_lost_outcome(command: Command, exc: Exception) -> Outcome:
+    detail = (
+        f"Redis became unreachable ({type(exc).__name__}) after the command was sent: the core may have"
+        " taken it and run it. Check positions and orders before trying again (a retry with the same id"
+        f" never runs it twice). {REDIS_DETAIL}"
+    )
+    return Outcome(503, {"command_id": command.id, "type": command.type.value, "status": "redis_unreachable",
+                         "withdrawn": False, "dependency": "redis", "detail": detail})
+
+
+UNANSWERED = ("timeout", "redis_unreachable")
+
+
 class CommandSender:
     def __init__(self, client: aioredis.Redis, keys: Keys, timeout_s: float) -> None:
         self._redis = client
@@ -107,27 +123,44 @@ class CommandSender:
 
     async def _repeat(self, command: Command, first: asyncio.Future[Outcome]) -> Outcome:
         outcome = await asyncio.shield(first)
-        if outcome.body.get("status") == "timeout":
+        if outcome.body.get("status") in UNANSWERED:
             # The core took it but had not answered: its answer may be there by now.
-            got = await self._redis.brpop([self._keys.reply(command.id)], timeout=self.timeout_s)
+            got = await self._wait_reply(command, self.timeout_s)
             if got is not None:
-                outcome = _reply_outcome(command, CommandReply.model_validate_json(got[1]))
+                outcome = _reply_outcome(command, CommandReply.model_validate_json(got))
                 fingerprint = self._seen[command.id][1]
                 done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
                 done.set_result(outcome)
                 self._seen[command.id] = (time.monotonic(), fingerprint, done)
         return Outcome(outcome.http_status, {**outcome.body, "repeated": True})
 
+    async def _wait_reply(self, command: Command, timeout_s: float) -> str | None:
+        """The core's reply (JSON), or None after timeout_s; BRPOP in slices shorter than the socket timeout."""
+        deadline = time.monotonic() + timeout_s
+        while (remaining := deadline - time.monotonic()) > 0:
+            block_s = max(0.01, min(REDIS_BLOCK_S, remaining))
+            got = await self._redis.brpop([self._keys.reply(command.id)], timeout=block_s)
+            if got is not None:
+                return got[1]
+        return None
+
     async def _push_and_wait(self, command: Command) -> Outcome:
         text = command.to_json()
-        await self._redis.lpush(self._keys.commands, text)
+        await self._redis.lpush(self._keys.commands, text)  # a Redis error here: nothing was sent (503)
         log.info("command %s %s sent", command.id, command.type.value)
-        got = await self._redis.brpop([self._keys.reply(command.id)], timeout=self.timeout_s)
+        withdrawn = False
+        try:
+            got = await self._wait_reply(command, self.timeout_s)
+            if got is None:
+                withdrawn = bool(await self._redis.lrem(self._keys.commands, 1, text))
+        except REDIS_ERRORS as exc:
+            log.warning("command %s %s: Redis failed while waiting for the reply: %s",
+                        command.id, command.type.value, type(exc).__name__)
+            return _redis_lost_outcome(command, exc)
         if got is None:
-            withdrawn = bool(await self._redis.lrem(self._keys.commands, 1, text))
             log.warning("command %s %s: no reply within %.1f s (withdrawn=%s)",
                         command.id, command.type.value, self.timeout_s, withdrawn)
             return _timeout_outcome(command, self.timeout_s, withdrawn)
-        reply = CommandReply.model_validate_json(got[1])
+        reply = CommandReply.model_validate_json(got)
         log.info("command %s %s: %s %s", command.id, command.type.value, reply.status.value, reply.reason)
         return _reply_outcome(command, reply)

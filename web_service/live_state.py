@@ -44,11 +44,32 @@ def _parse(model: type[M], raw: str | None, where: str) -> M | None:
 
 
 class LiveState:
-    """Async reads of the hot state the core keeps in Redis."""
+    """Async reads of the hot state the core keeps in Redis; remembers since when Redis is down."""
 
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self.redis = client
         self.keys = keys
+        self.redis_down_since_ms: int | None = None
+
+    def note_redis(self, ok: bool, error: BaseException | None = None) -> None:
+        """Record whether Redis just answered; the first failure and the recovery are logged."""
+        if ok and self.redis_down_since_ms is not None:
+            log.info("Redis answers again after %.0f s", (now_ms() - self.redis_down_since_ms) / 1000)
+            self.redis_down_since_ms = None
+        elif not ok and self.redis_down_since_ms is None:
+            self.redis_down_since_ms = now_ms()
+            log.warning("Redis unreachable (%s): live data, login and commands are unavailable until it answers",
+                        type(error).__name__ if error else "no answer")
+
+    async def core_status(self) -> tuple[Heartbeat | None, MainContract | None, bool]:
+        """The heartbeat and the main contract, and whether Redis answered at all."""
+        try:
+            heartbeat, main = await self.heartbeat(), await self.main_contract()
+        except Exception as exc:
+            self.note_redis(False, exc)
+            return None, None, False
+        self.note_redis(True)
+        return heartbeat, main, True
 
     async def heartbeat(self) -> Heartbeat | None:
         return _parse(Heartbeat, await self.redis.get(self.keys.heartbeat), "heartbeat")
@@ -103,9 +124,12 @@ class LiveState:
 
     async def redis_ok(self) -> bool:
         try:
-            return bool(await asyncio.wait_for(self.redis.ping(), timeout=2))
-        except Exception:
+            ok = bool(await asyncio.wait_for(self.redis.ping(), timeout=2))
+        except Exception as exc:
+            self.note_redis(False, exc)
             return False
+        self.note_redis(ok)
+        return ok
 
 
 def tick_time_ms(tick: TickMessage) -> int:
@@ -120,8 +144,11 @@ def build_status(
     last_tick_ms: int | None,
     stale_after_s: float,
     main_contract: MainContract | None = None,
+    redis_down_since_ms: int | None = None,
+    mysql_down_since_ms: int | None = None,
 ) -> dict[str, Any]:
-    """The system status every page's header shows (core alive, gateway, stores, tick age, stale)."""
+    """The system status every page's header shows (core alive, gateway, stores and since when one is
+    down, tick age, stale)."""
     now = now_ms()
     if heartbeat and heartbeat.last_tick_ms:
         last_tick_ms = max(last_tick_ms or 0, heartbeat.last_tick_ms)
@@ -137,7 +164,9 @@ def build_status(
         "gateway": gateway,
         "gateway_logged_in": bool(heartbeat and heartbeat.gateway.state == "LOGGED_IN"),
         "redis_ok": redis_ok,
+        "redis_down_since_ms": None if redis_ok else redis_down_since_ms,
         "mysql_ok": mysql_ok,
+        "mysql_down_since_ms": None if mysql_ok else mysql_down_since_ms,
         "core_mysql_ok": heartbeat.mysql_ok if heartbeat else None,
         "main_contract": (main_contract.symbol if main_contract else (heartbeat.main_contract if heartbeat else None)),
         "trading_day": heartbeat.trading_day if heartbeat else None,

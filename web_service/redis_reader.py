@@ -2,7 +2,8 @@
 
 The hub runs exactly one reader per tick stream and one for the events stream, however many
 browsers are connected. A reader starts at `$` (only new entries), then follows the last id it
-saw; on a Redis error it waits and resumes from that id.
+saw; on a Redis error (refused, or no answer within the socket timeout) it waits and resumes from
+that id.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as aioredis
 
 from web_service.aio import cancel_and_wait
+from web_service.dependency_errors import REDIS_BLOCK_S
 
 log = logging.getLogger(__name__)
 
 Entry = tuple[str, dict[str, str]]
 Handler = Callable[[list[Entry]], Awaitable[None]]
 
-BLOCK_MS = 1000
+BLOCK_MS = int(REDIS_BLOCK_S * 1000)  # shorter than the client's socket timeout: a hung Redis is a TimeoutError
 BATCH = 500
 RETRY_S = 1.0
 STOP_WAIT_S = 2.0

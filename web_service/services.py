@@ -1,4 +1,7 @@
-"""The service objects one running web app shares (Redis, MySQL, sessions, hub, commands)."""
+"""The service objects one running web app shares (Redis, MySQL, sessions, hub, commands).
+
+Redis and MySQL are reached with short timeouts (web_service.dependency_errors), so an outage or a hung
+server turns into a 503 within seconds instead of a request that never ends."""
 
 from __future__ import annotations
 
@@ -10,8 +13,8 @@ from typing import Annotated
 import redis.asyncio as aioredis
 from fastapi import Depends, Request, WebSocket
 
-from common.db import Database
 from web_service.commands import CommandSender
+from web_service.dependency_errors import WebDatabase, redis_client
 from web_service.live_state import LiveState
 from web_service.passwords import OperatorStore
 from web_service.performance_history import FillLedger
@@ -20,6 +23,7 @@ from web_service.settings import SESSION_TTL_S, WebSettings
 from web_service.ws_hub import Hub
 
 log = logging.getLogger(__name__)
+STARTUP_READ_S = 5.0  # a hung MySQL at start delays serving by this much, not by the pool's retries
 REDIS_CLIENT_NAME = "arbig-web"  # visible in CLIENT LIST: one XREAD connection per followed stream
 
 
@@ -27,7 +31,7 @@ REDIS_CLIENT_NAME = "arbig-web"  # visible in CLIENT LIST: one XREAD connection 
 class Services:
     web: WebSettings
     redis: aioredis.Redis
-    db: Database
+    db: WebDatabase
     operator: OperatorStore
     sessions: SessionStore
     throttle: LoginThrottle
@@ -40,11 +44,8 @@ class Services:
     def build(cls, web: WebSettings) -> Services:
         cfg = web.config
         password = web.secrets.redis_password.get_secret_value() or None
-        client = aioredis.Redis(
-            host=cfg.redis.host, port=cfg.redis.port, db=cfg.redis.db, password=password,
-            decode_responses=True, socket_connect_timeout=3, health_check_interval=15, client_name=REDIS_CLIENT_NAME,
-        )
-        db = Database(cfg.mysql, web.secrets, max_connections=16)
+        client = redis_client(cfg.redis, password, REDIS_CLIENT_NAME)  # short timeouts: see dependency_errors
+        db = WebDatabase(cfg.mysql, web.secrets, max_connections=16)
         live = LiveState(client, web.keys)
         return cls(
             web=web,
@@ -61,7 +62,7 @@ class Services:
 
     async def start(self) -> None:
         try:  # warm the hash cache so a later MySQL outage does not lock the operator out
-            await asyncio.to_thread(self.operator.get_hash)
+            await asyncio.wait_for(asyncio.to_thread(self.operator.get_hash), STARTUP_READ_S)
         except Exception as exc:
             log.warning("cannot read the operator password hash yet: %s", type(exc).__name__)
         await self.hub.start()

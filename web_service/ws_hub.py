@@ -4,13 +4,15 @@ One `StreamReader` per tick stream that anyone needs (a subscribed client, an op
 the main contract for the staleness check) and one for the events stream, however many clients.
 Each message is serialised once and put into every subscriber's `Outbox` (never blocking); one
 sender task per client drains its outbox. Position and account PnL are recomputed as prices move
-(at most every PNL_PUSH_S); the status ("heartbeat" topic) is pushed every STATUS_EVERY_S.
+(at most every PNL_PUSH_S); the status ("heartbeat" topic) is pushed every STATUS_EVERY_S. While
+Redis is down it says so (`redis_ok` false, `redis_down_since_ms`) and the readers keep retrying.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 import time
@@ -32,9 +34,9 @@ from common.contract import (
     TriggerRecord,
     position_field,
 )
-from common.db import Database
-from web_service import history, settings
+from web_service import settings
 from web_service.aio import cancel_and_wait
+from web_service.dependency_errors import MYSQL_PROBE_EVERY_S, WebDatabase
 from web_service.live_state import LiveState, build_status, tick_time_ms
 from web_service.pnl import account_view, position_rows
 from web_service.redis_reader import Entry, StreamReader
@@ -55,7 +57,7 @@ STOP_WAIT_S = 3.0
 
 
 class Hub:
-    def __init__(self, live: LiveState, web: WebSettings, db: Database | None) -> None:
+    def __init__(self, live: LiveState, web: WebSettings, db: WebDatabase | None) -> None:
         self.live = live
         self.web = web
         self.db = db
@@ -71,7 +73,8 @@ class Hub:
         self.multipliers: dict[str, float] = {}
         self.main_symbol: str = web.config.market_data.main_contract
         self.status: dict[str, Any] = {}
-        self.mysql_ok = False
+        # Full-state snapshots queued but not sent yet: an update replacing one in the outbox stays a snapshot.
+        self._unsent: dict[Client, set[str]] = {}
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping: set[asyncio.Task[None]] = set()  # reader stops in flight (kept referenced)
@@ -79,6 +82,8 @@ class Hub:
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        if self.db is not None:
+            await self.db.probe_async()  # the first status then knows MySQL's state
         with contextlib.suppress(Exception):
             await self._resync()
         self.event_reader.start()
@@ -106,6 +111,7 @@ class Hub:
 
     async def disconnect(self, client: Client) -> None:
         self.clients.discard(client)
+        self._unsent.pop(client, None)
         for topic in client.topics:
             self.by_topic.get(topic, set()).discard(client)
         client.topics.clear()
@@ -132,6 +138,7 @@ class Hub:
                 text = await client.outbox.get()
                 client.sending_since = time.monotonic()
                 await client.ws.send_text(text)
+                self._sent(client, text)
                 client.sending_since = 0.0
                 client.sent += 1
         except asyncio.CancelledError:
@@ -172,6 +179,8 @@ class Hub:
                 continue
             key = topic if self._full_state(topic) else None
             client.send(encode("snapshot", topic, data, server_ms=int(time.time() * 1000)), key)
+            if key:
+                self._unsent.setdefault(client, set()).add(topic)
 
     async def _snapshot(self, topic: str) -> Any:
         if topic in ("positions", "account"):
@@ -179,7 +188,8 @@ class Hub:
             await self._resync()
             rows = self.live_rows()
             return rows if topic == "positions" else account_view(self.account, rows)
-        return await self.snapshots.get(topic, self.last_prices, await self._current_status())
+        fresh = topic == "heartbeat" and (self.live.redis_down_since_ms is None or not self.status)
+        return await self.snapshots.get(topic, self.last_prices, await self._current_status() if fresh else self.status)
 
     def unsubscribe(self, client: Client, topics: list[Any]) -> None:
         for topic in topics:
@@ -196,10 +206,21 @@ class Hub:
         subscribers = self.by_topic.get(topic)
         if not subscribers:
             return 0
-        text = encode("update", topic, data)
+        text, as_snapshot, unsent = encode("update", topic, data), "", self._unsent
         for client in subscribers:
-            client.send(text, key)
+            if unsent and key == topic and topic in unsent.get(client, ()):  # replaces the pending snapshot
+                as_snapshot = as_snapshot or encode("snapshot", topic, data, server_ms=int(time.time() * 1000))
+                client.send(as_snapshot, key)
+            else:
+                client.send(text, key)
         return len(subscribers)
+
+    def _sent(self, client: Client, text: str) -> None:
+        if client in self._unsent and text.startswith('{"type":"snapshot"'):
+            unsent = self._unsent[client]
+            unsent.discard(json.loads(text).get("topic"))
+            if not unsent:
+                del self._unsent[client]
 
     # ------------------------------------------------------------ readers
 
@@ -320,24 +341,23 @@ class Hub:
         self._dirty.set()
 
     async def _current_status(self) -> dict[str, Any]:
-        heartbeat, redis_ok, main = None, True, None
-        try:
-            heartbeat = await self.live.heartbeat()
-            main = await self.live.main_contract()
-        except Exception:
-            redis_ok = False
+        """The status pushed to every page: with Redis down it says since when (the pages' banner)."""
+        heartbeat, main, redis_ok = await self.live.core_status()
         last = self.last_prices.get(self.main_symbol)
-        return build_status(
-            heartbeat, redis_ok, self.mysql_ok, last[1] if last else None, self.web.config.web.stale_after_s, main
-        )
+        mysql_since = self.db.down_since_ms if self.db is not None else None
+        return build_status(heartbeat, redis_ok, self.mysql_ok, last[1] if last else None,
+                            self.web.config.web.stale_after_s, main, self.live.redis_down_since_ms, mysql_since)
 
     async def _status_loop(self) -> None:
         last_resync = 0.0
         while True:
+            was_ok = self.status.get("redis_ok", True)
             self.status = await self._current_status()
             if self.status["main_contract"]:
                 self._set_main(self.status["main_contract"])
             self.broadcast("heartbeat", self.status, "heartbeat")
+            if not was_ok:
+                last_resync = 0.0  # Redis is back: re-read the state now
             if time.monotonic() - last_resync > RESYNC_EVERY_S and self.status["redis_ok"]:
                 last_resync = time.monotonic()
                 try:
@@ -393,12 +413,12 @@ class Hub:
                 client.send(encode("logout", message="session ended; log in again"))
                 await self.close_client(client, 4401, "session ended")
 
+    @property
+    def mysql_ok(self) -> bool:
+        return self.db is not None and self.db.ok
+
     async def _mysql_loop(self) -> None:
-        while True:
-            if self.db is not None:
-                try:
-                    async with asyncio.timeout(5):
-                        self.mysql_ok = await asyncio.to_thread(history.mysql_ok, self.db)
-                except Exception:
-                    self.mysql_ok = False
-            await asyncio.sleep(3.0)
+        """A failed probe also cuts short the queries waiting on a hung MySQL (see WebDatabase)."""
+        while self.db is not None:
+            await asyncio.sleep(MYSQL_PROBE_EVERY_S)
+            await self.db.probe_async()

@@ -1,6 +1,7 @@
 """Fixtures for the web service tests: the real app served by uvicorn on a free port (in a thread),
-talking to the throwaway MariaDB database and Redis prefix; a logged-in HTTP client; and a thread
-that plays the core's side of the command reply list only."""
+talking to the throwaway MariaDB database and Redis prefix; a logged-in HTTP client; a thread
+that plays the core's side of the command reply list only; and the app reaching Redis and MySQL
+through TcpProxy (tests/netproxy.py), to cut them off or hang them."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ import uvicorn
 
 from common.contract import Command, CommandReply, CommandStatus, Keys
 from common.db import Database
-from tests.helpers import eventually, write_config
+from tests.conftest import MYSQL_HOST, MYSQL_PORT, REDIS_HOST, REDIS_PORT
+from tests.helpers import deep_merge, eventually, write_config
+from tests.netproxy import TcpProxy
 from web_service.app import create_app
 from web_service.passwords import OperatorStore
 from web_service.settings import UVICORN_WS_OPTIONS, WebSettings, load_settings
@@ -162,3 +165,32 @@ def responder(redis_client: redis.Redis, keys: Keys) -> Iterator[CommandResponde
     yield playing
     playing.stop()
     thread.join(timeout=2)
+
+
+@dataclass
+class ProxiedWeb:
+    """The web app whose Redis and MySQL connections go through proxies the test controls."""
+
+    server: WebServer
+    redis_proxy: TcpProxy
+    mysql_proxy: TcpProxy
+
+
+@pytest.fixture
+def proxied_web(
+    config_dict: dict[str, Any], tmp_path: Path, db: Database, redis_client: redis.Redis
+) -> Iterator[ProxiedWeb]:
+    """Like `web`, but Redis and MySQL are reached through TcpProxy (down(), hang(), resume(), up())."""
+    redis_proxy, mysql_proxy = TcpProxy(REDIS_HOST, REDIS_PORT), TcpProxy(MYSQL_HOST, MYSQL_PORT)
+    data = deep_merge(config_dict, {
+        "redis": {"port": redis_proxy.port}, "mysql": {"port": mysql_proxy.port},
+        "web": {"host": "127.0.0.1", "port": free_port(), "stale_after_s": 10, "command_timeout_s": 6},
+    })
+    OperatorStore(db).set_password(PASSWORD)
+    server = start_server(load_settings(write_config(tmp_path / "arbig_proxied.json", data)))
+    yield ProxiedWeb(server, redis_proxy, mysql_proxy)
+    for proxy in (redis_proxy, mysql_proxy):
+        proxy.up()  # also lets hung bytes through, so the app stops promptly
+    server.stop()
+    for proxy in (redis_proxy, mysql_proxy):
+        proxy.down()
