@@ -3,6 +3,10 @@
 The cookie holds a random token; Redis holds only its SHA-256 (`keys.web_session`) with an
 expiry, mapped to the session's CSRF token. Failed logins are counted per client
 (`keys.login_failures`) and, past a few, each further attempt must wait a growing delay.
+
+Without Redis there are no sessions: a refused or hung Redis raises redis' ConnectionError or
+TimeoutError here within the client's socket timeout, and the app answers 503 naming Redis
+(web_service.dependency_errors) rather than treating the operator as logged out.
 """
 
 from __future__ import annotations
