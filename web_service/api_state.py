@@ -35,7 +35,8 @@ async def get_status(svc: Svc) -> dict[str, Any]:
         tick = await svc.live.latest_tick(main.symbol if main else svc.hub.main_symbol)
         last = (tick.last_price, int(tick.local_ts * 1000)) if tick else None
     return build_status(
-        heartbeat, redis_ok, svc.hub.mysql_ok, last[1] if last else None, svc.web.config.web.stale_after_s, main
+        heartbeat, redis_ok, svc.hub.mysql_ok, last[1] if last else None, svc.web.config.web.stale_after_s, main,
+        redis_down_since_ms=svc.live.redis_down_since_ms, mysql_down_since_ms=svc.db.down_since_ms,
     )
 
 

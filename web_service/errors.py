@@ -152,10 +152,13 @@ def refuse_unknown_query(request: Request) -> None:
         raise RequestValidationError(problems)
 
 
-async def on_mysql_error(_request: Request, exc: Exception) -> JSONResponse:
+async def on_mysql_error(request: Request, exc: Exception) -> JSONResponse:
     log.warning("MySQL error: %s: %s", type(exc).__name__, exc)
+    services = getattr(request.app.state, "services", None)
+    since = getattr(getattr(services, "db", None), "down_since_ms", None)
     return JSONResponse({"detail": f"MySQL is unavailable ({type(exc).__name__}); history cannot be shown now."
-                                   " Live data and commands do not depend on it."}, status_code=503)
+                                   " Live data and commands do not depend on it.",
+                         "dependency": "mysql", "down_since_ms": since}, status_code=503)
 
 
 async def on_login_required(_request: Request, exc: Exception) -> RedirectResponse:
