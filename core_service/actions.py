@@ -20,6 +20,7 @@ from vnpy.trader.utility import round_to
 from common.contract import ClosePositionParams, Command
 from core_service.commands import Failed, Refused
 from core_service.cta import ArbigCtaEngine
+from core_service.pretrade import MarginGuard
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,12 @@ MANUAL_REFERENCE = "ARBIG_operator"
 
 
 class TradingActions:
-    def __init__(self, main_engine: MainEngine, cta_engine: ArbigCtaEngine, gateway_name: str) -> None:
+    def __init__(self, main_engine: MainEngine, cta_engine: ArbigCtaEngine, gateway_name: str,
+                 margin_guard: MarginGuard | None = None) -> None:
         self.main_engine = main_engine
         self.cta = cta_engine
         self.gateway_name = gateway_name
+        self.margin_guard = margin_guard
 
     # ------------------------------------------------------------ strategies
     def _strategy(self, command: Command) -> Any:
@@ -96,6 +99,9 @@ class TradingActions:
         if not split:
             raise Refused(f"the offset converter produced no order for closing {params.volume} "
                           f"{params.direction} {params.vt_symbol}: not enough closable volume")
+        for req in split:
+            if self.margin_guard and (reason := self.margin_guard.check(req)):
+                raise Refused(reason)
         sent = []
         for req in split:
             vt_orderid = self.main_engine.send_order(req, contract.gateway_name)

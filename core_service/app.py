@@ -48,6 +48,7 @@ from core_service.actions import TradingActions
 from core_service.broker_errors import BrokerError
 from core_service.commands import CommandProcessor, EventThreadRunner, Refused
 from core_service.config_watcher import ConfigWatcher
+from core_service.contracts_table import wire_rates
 from core_service.control_socket import ControlServer, socket_path
 from core_service.cta import ArbigCtaEngine
 from core_service.gateway_status import GatewayStatusTracker, LoginWatchdog, describe_transition
@@ -56,6 +57,7 @@ from core_service.guarded_events import GuardedEventEngine
 from core_service.heartbeat import HeartbeatThread
 from core_service.instance_lock import InstanceLock, account_of
 from core_service.mysql_writer import MysqlWriter
+from core_service.pretrade import MarginGuard
 from core_service.recorder import Recorder
 from core_service.redis_publisher import RedisPublisher
 from core_service.runtime import write_running_config
@@ -136,6 +138,10 @@ class CoreApp:
         self.recorder.order_listeners.append(self.cta.on_order_update)  # type: ignore[union-attr]
         self.recorder.contract_listeners.append(self._on_contract)
         self.recorder.start()
+        wire_rates(self.recorder.contracts, gateway, self.config)  # sim: its settings; CTP: the rate queries
+        self.margin_guard = MarginGuard(self.recorder.contracts.rates, self.recorder.contracts.size,
+                                        self.main_engine.get_all_accounts)
+        self.cta.margin_guard = self.margin_guard  # type: ignore[union-attr]
         self.runner = EventThreadRunner(self.event_engine)
         self._publish_main_contract()
         recovered = f"; restarted by the supervisor after: {self.recovery}" if self.recovery else ""
@@ -339,7 +345,8 @@ class CoreApp:
     # ------------------------------------------------------------ commands
     def _handlers(self) -> dict[CommandType, Any]:
         assert self.main_engine is not None and self.cta is not None and self.runner is not None
-        actions = TradingActions(self.main_engine, self.cta, self.main_engine.get_all_gateway_names()[0])
+        actions = TradingActions(self.main_engine, self.cta, self.main_engine.get_all_gateway_names()[0],
+                                 margin_guard=self.margin_guard)
         timeout = self.config.core.command_ttl_s
 
         def on_event_thread(func: Any) -> Any:

@@ -30,6 +30,7 @@ from vnpy_ctastrategy.template import CtaTemplate
 from common.config import PROJECT_ROOT
 from common.contract import StrategyState, TriggerRecord, now_ms
 from common.trading_calendar import CHINA_TZ, trading_day_str
+from core_service.pretrade import MarginGuard
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class _PendingTrigger:
 
 class ArbigCtaEngine(CtaEngine):
     sink: CtaSink | None = None
+    margin_guard: MarginGuard | None = None  # refuses an order the available funds cannot margin
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -92,8 +94,11 @@ class ArbigCtaEngine(CtaEngine):
         self, strategy: CtaTemplate, direction: Direction, offset: Offset, price: float, volume: float,
         stop: bool, lock: bool, net: bool,
     ) -> list:
-        vt_orderids: list = super().send_order(strategy, direction, offset, price, volume, stop, lock, net)
-        error = "" if vt_orderids else self._why_no_order(strategy, direction, offset, volume)
+        refusal = (self.margin_guard.check_signal(strategy.vt_symbol, direction, offset, price, volume)
+                   if self.margin_guard and not stop else None)
+        vt_orderids: list = [] if refusal else super().send_order(strategy, direction, offset, price, volume, stop,
+                                                                  lock, net)
+        error = refusal or ("" if vt_orderids else self._why_no_order(strategy, direction, offset, volume))
         record = TriggerRecord(
             ts_ms=now_ms(),
             trading_day=trading_day_str(datetime.now(CHINA_TZ)),

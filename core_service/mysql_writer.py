@@ -9,107 +9,40 @@ twice after a partial failure changes nothing.
 A trade or order that collides with the stored one (same identity, other content) is not written
 over it: it is kept in `record_conflicts` and handed to the conflict handler (the core raises an
 ERROR system event), once. The check runs when the record is written, also from the spool.
+
+Each batch is one transaction. A trade row that is new (not a replay) is booked in the same
+transaction: a lot for an opening, `positions_closed` rows for a close (`closed_positions`), so a
+close is written exactly once however often its trade arrives, and never lost to a crash or an
+outage between the trade and its close. Settlement prices, contracts (`contracts_table`) and the
+daily ledger (`pnl_ledger`) are written by code too; a ledger that turned mismatch is handed to the
+ledger handler after the commit. `broker_replies` is pruned here: rows older than
+`reply_keep_days`, in chunks, between batches.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pymysql
 
-from core_service import conflicts
+from core_service import closed_positions, conflicts, contracts_table, pnl_ledger
 from core_service.conflicts import Conflict
+from core_service.pnl_ledger import LedgerReport
 from core_service.spool import Spool
+from core_service.writer_statements import KIND_ORDER, STATEMENTS, row_of
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+REPLY_KEEP_DAYS = 7.0  # broker_replies older than this are deleted
+PRUNE_INTERVAL_S = 600.0
+PRUNE_CHUNK = 5_000  # rows per DELETE: a long backlog is pruned a chunk per loop, between batches
 
-FINAL = "('ALLTRADED','CANCELLED','REJECTED')"
-# A row already there (same trade identity or uid) is left as it is. Unlike INSERT IGNORE this
-# still raises on bad data instead of silently storing a zero date.
-NOOP = " ON DUPLICATE KEY UPDATE id = id"
-
-STATEMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "trade": (
-        "INSERT INTO trades (gateway, exchange, tradeid, direction, trading_day, symbol, orderid,"
-        " offset_, price, volume, strategy, ts, recorded_at, raw) VALUES"
-        " (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)" + NOOP,
-        ("gateway", "exchange", "tradeid", "direction", "trading_day", "symbol", "orderid", "offset",
-         "price", "volume", "strategy", "ts", "recorded_at", "raw"),
-    ),
-    "order": (
-        "INSERT INTO orders (gateway, orderid, trading_day, symbol, exchange, direction, offset_, order_type,"
-        " price, volume, traded, status, reference, strategy, reason, ts, updated_at, raw) VALUES"
-        " (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-        " ON DUPLICATE KEY UPDATE"
-        f" status = IF(status IN {FINAL} AND VALUES(status) NOT IN {FINAL}, status, VALUES(status)),"
-        " traded = GREATEST(traded, VALUES(traded)),"
-        " reason = IF(VALUES(reason) <> '', VALUES(reason), reason),"
-        " strategy = COALESCE(strategy, VALUES(strategy)),"
-        " updated_at = VALUES(updated_at), raw = VALUES(raw)",
-        ("gateway", "orderid", "trading_day", "symbol", "exchange", "direction", "offset", "type", "price",
-         "volume", "traded", "status", "reference", "strategy", "reason", "ts", "updated_at", "raw"),
-    ),
-    "position": (
-        "INSERT INTO positions (gateway, symbol, exchange, direction, volume, yd_volume, frozen, price, pnl,"
-        " margin, trading_day, updated_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-        " ON DUPLICATE KEY UPDATE volume=VALUES(volume), yd_volume=VALUES(yd_volume), frozen=VALUES(frozen),"
-        " price=VALUES(price), pnl=VALUES(pnl), margin=VALUES(margin), trading_day=VALUES(trading_day),"
-        " updated_at=VALUES(updated_at)",
-        ("gateway", "symbol", "exchange", "direction", "volume", "yd_volume", "frozen", "price", "pnl",
-         "margin", "trading_day", "updated_at"),
-    ),
-    "account": (
-        "INSERT INTO accounts (gateway, accountid, balance, available, frozen, margin, commission,"
-        " realized_pnl, unrealized_pnl, trading_day, updated_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-        " ON DUPLICATE KEY UPDATE balance=VALUES(balance), available=VALUES(available), frozen=VALUES(frozen),"
-        " margin=VALUES(margin), commission=VALUES(commission), realized_pnl=VALUES(realized_pnl),"
-        " unrealized_pnl=VALUES(unrealized_pnl), trading_day=VALUES(trading_day), updated_at=VALUES(updated_at)",
-        ("gateway", "accountid", "balance", "available", "frozen", "margin", "commission", "realized_pnl",
-         "unrealized_pnl", "trading_day", "updated_at"),
-    ),
-    "snapshot": (
-        "INSERT INTO account_snapshots (uid, ts, trading_day, gateway, accountid, balance, available,"
-        " frozen, margin, commission, realized_pnl, unrealized_pnl) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-        + NOOP,
-        ("uid", "ts", "trading_day", "gateway", "accountid", "balance", "available", "frozen", "margin",
-         "commission", "realized_pnl", "unrealized_pnl"),
-    ),
-    "trigger": (
-        "INSERT INTO strategy_triggers (uid, ts, trading_day, strategy, vt_symbol, condition_, price,"
-        " volume, action, result, vt_orderids, error) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)" + NOOP,
-        ("uid", "ts", "trading_day", "strategy", "vt_symbol", "condition", "price", "volume", "action",
-         "result", "vt_orderids", "error"),
-    ),
-    "trigger_result": (
-        "UPDATE strategy_triggers SET result=%s, error=%s WHERE uid=%s",
-        ("result", "error", "uid"),
-    ),
-    "system_event": (
-        "INSERT INTO system_events (uid, ts, level, kind, message, detail) VALUES (%s,%s,%s,%s,%s,%s)" + NOOP,
-        ("uid", "ts", "level", "event_kind", "message", "detail"),
-    ),
-    "audit": (
-        "INSERT INTO command_audit (uid, command_id, type, params, source, operator, issued_at,"
-        " received_at, status, reason, result, replied_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)" + NOOP,
-        ("uid", "command_id", "type", "params", "source", "operator", "issued_at", "received_at", "status",
-         "reason", "result", "replied_at"),
-    ),
-    "strategy_config": (
-        "INSERT INTO strategy_configs (name, class_name, vt_symbol, setting, updated_at) VALUES (%s,%s,%s,%s,%s)"
-        " ON DUPLICATE KEY UPDATE class_name=VALUES(class_name), vt_symbol=VALUES(vt_symbol),"
-        " setting=VALUES(setting), updated_at=VALUES(updated_at)",
-        ("name", "class_name", "vt_symbol", "setting", "updated_at"),
-    ),
-}
-# Updates run after the inserts of the same batch (a trigger's result after the trigger itself).
-KIND_ORDER = [k for k in STATEMENTS if k != "trigger_result"] + ["trigger_result"]
 # Server error codes that mean "try again later", not "this row is wrong".
 TRANSIENT_CODES = {1040, 1053, 1205, 1213, 1290, 1927}
 
@@ -122,15 +55,39 @@ def is_transient(exc: BaseException) -> bool:
     return code >= 2000 or code in TRANSIENT_CODES
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return value
+class Reporter(Generic[T]):
+    """Hands what the writer found to a handler, after it is stored; holds it until a handler is set
+    (found while draining the spool at start). A failing handler never stops the writer."""
+
+    def __init__(self, describe: Callable[[T], str]) -> None:
+        self._describe = describe
+        self._lock = threading.Lock()
+        self._handler: Callable[[T], None] | None = None
+        self._held: list[T] = []
+
+    def set_handler(self, handler: Callable[[T], None]) -> None:
+        with self._lock:
+            self._handler, held, self._held = handler, self._held, []
+        for item in held:
+            self.report(item)
+
+    def report(self, item: T) -> None:
+        with self._lock:
+            handler = self._handler
+            if handler is None:
+                self._held.append(item)
+                log.error("mysql writer: %s", self._describe(item))
+                return
+        try:
+            handler(item)
+        except Exception:  # the writer must carry on whatever the handler does
+            log.exception("mysql writer: handler failed for: %s", self._describe(item))
 
 
-def row_of(record: dict[str, Any]) -> tuple[Any, ...]:
-    _, columns = STATEMENTS[record["kind"]]
-    return tuple(_cell(record.get(column)) for column in columns)
+def _latest_ledgers(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Only the last ledger record of each account and day in a batch: the earlier ones are superseded."""
+    latest = {(r.get("gateway"), r.get("accountid"), r.get("trading_day")): r for r in records}
+    return list(latest.values())
 
 
 class MysqlWriter(threading.Thread):
@@ -145,6 +102,8 @@ class MysqlWriter(threading.Thread):
         flush_interval_s: float = 0.05,
         retry_interval_s: float = 2.0,
         on_state: Callable[[bool, str], None] | None = None,
+        reply_keep_days: float = REPLY_KEEP_DAYS,
+        prune_interval_s: float = PRUNE_INTERVAL_S,
     ) -> None:
         super().__init__(name="arbig-mysql-writer", daemon=True)
         self._connect = connect
@@ -161,18 +120,23 @@ class MysqlWriter(threading.Thread):
         self.last_error = ""
         self.written = 0  # records handled: written, or kept aside as a conflict or as refused
         self.conflicts = 0
+        self.closes = 0  # positions_closed rows written
+        self.pruned = 0  # broker_replies rows deleted
+        self.reply_keep_days = reply_keep_days
+        self.prune_interval_s = prune_interval_s
         self._next_retry = 0.0
-        self._conflict_lock = threading.Lock()
-        self._on_conflict: Callable[[Conflict], None] | None = None
-        self._held_conflicts: list[Conflict] = []  # found before a handler was set
+        self._next_prune = 0.0
+        self._conflicts: Reporter[Conflict] = Reporter(lambda c: c.message)
+        self._ledgers: Reporter[LedgerReport] = Reporter(lambda r: r.message)
 
     # ------------------------------------------------------------ API
     def set_conflict_handler(self, handler: Callable[[Conflict], None]) -> None:
         """Who hears about colliding records (also those found before this call, e.g. in the spool)."""
-        with self._conflict_lock:
-            self._on_conflict, held, self._held_conflicts = handler, self._held_conflicts, []
-        for conflict in held:
-            self._report(conflict)
+        self._conflicts.set_handler(handler)
+
+    def set_ledger_handler(self, handler: Callable[[LedgerReport], None]) -> None:
+        """Who hears about a day's ledger turning mismatch (our figures against the broker's)."""
+        self._ledgers.set_handler(handler)
 
     def put(self, record: dict[str, Any]) -> None:
         self._queue.put(record)
@@ -194,6 +158,7 @@ class MysqlWriter(threading.Thread):
             except Exception:  # never let the writer die: spool and carry on
                 log.exception("mysql writer: unexpected error; batch kept in the spool")
                 self.spool.append(batch)
+            self._prune()
         self._final_flush()
 
     def _take(self, limit: int, wait_s: float) -> list[dict[str, Any]]:
@@ -238,12 +203,12 @@ class MysqlWriter(threading.Thread):
         try:
             if self._conn is None:
                 self._conn = self._connect()
-            kept = self._screen(records)
-            grouped: dict[str, list[tuple[Any, ...]]] = {}
+            kept = self._screen(self._known(records))
+            grouped: dict[str, list[dict[str, Any]]] = {}
             for record in kept:
-                grouped.setdefault(record["kind"], []).append(row_of(record))
+                grouped.setdefault(record["kind"], []).append(record)
             try:
-                self._execute(grouped)
+                self._report_all(self._execute(grouped))
             except pymysql.err.MySQLError as exc:
                 if is_transient(exc):
                     raise
@@ -259,6 +224,15 @@ class MysqlWriter(threading.Thread):
             self._next_retry = time.monotonic() + self.retry_interval_s
             self._set_ok(False, f"MySQL unreachable: {exc.args[-1] if exc.args else exc}")
             return False
+
+    def _known(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Records of a kind this writer cannot write are set aside (never retried)."""
+        unknown = [r for r in records if r.get("kind") not in KIND_ORDER]
+        if not unknown:
+            return records
+        self.rejected.append([{"record": r, "error": f"unknown record kind {r.get('kind')!r}"} for r in unknown])
+        log.error("mysql writer: %d records of unknown kind set aside in %s", len(unknown), self.rejected.path)
+        return [r for r in records if r.get("kind") in KIND_ORDER]
 
     def _screen(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The records to write: colliding trades and orders are kept aside and reported instead."""
@@ -276,7 +250,7 @@ class MysqlWriter(threading.Thread):
             fresh = [conflict for conflict in found if self._keep_conflict(cur, conflict)]
         for conflict in fresh:
             self.conflicts += 1
-            self._report(conflict)
+            self._conflicts.report(conflict)
         return kept
 
     def _keep_conflict(self, cur: pymysql.cursors.Cursor, conflict: Conflict) -> bool:
@@ -291,35 +265,82 @@ class MysqlWriter(threading.Thread):
                       self.rejected.path)
             return True
 
-    def _report(self, conflict: Conflict) -> None:
-        with self._conflict_lock:
-            handler = self._on_conflict
-            if handler is None:
-                self._held_conflicts.append(conflict)
-                log.error("mysql writer: %s", conflict.message)
-                return
-        try:
-            handler(conflict)
-        except Exception:  # the writer must carry on whatever the handler does
-            log.exception("mysql writer: conflict handler failed for: %s", conflict.message)
+    def _report_all(self, reports: list[LedgerReport]) -> None:
+        for report in reports:
+            self._ledgers.report(report)
 
-    def _execute(self, grouped: dict[str, list[tuple[Any, ...]]]) -> None:
+    def _execute(self, grouped: dict[str, list[dict[str, Any]]]) -> list[LedgerReport]:
+        """Write grouped records in one transaction; the ledger reports to hand on once committed."""
         assert self._conn is not None
-        with self._conn.cursor() as cur:
-            for kind in KIND_ORDER:
-                if kind in grouped:
-                    cur.executemany(STATEMENTS[kind][0], grouped[kind])
+        conn = self._conn
+        reports: list[LedgerReport] = []
+        conn.begin()
+        try:
+            with conn.cursor() as cur:
+                for kind in KIND_ORDER:
+                    if grouped.get(kind):
+                        self._write_kind(cur, kind, grouped[kind], reports)
+            conn.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):  # a broken connection rolls back by itself
+                conn.rollback()
+            raise
+        return reports
+
+    def _write_kind(self, cur: pymysql.cursors.Cursor, kind: str, records: list[dict[str, Any]],
+                    reports: list[LedgerReport]) -> None:
+        try:
+            if kind == "trade":
+                for record in records:
+                    cur.execute(STATEMENTS["trade"][0], row_of(record))
+                    if cur.rowcount == 1:  # new: not a replay of a stored trade
+                        self.closes += closed_positions.apply_trade(cur, record, cur.lastrowid)
+            elif kind == "settlement":
+                for record in records:
+                    closed_positions.apply_settlement(cur, record)
+            elif kind == "contract":
+                contracts_table.upsert(cur, records)
+            elif kind == "ledger":
+                for record in _latest_ledgers(records):
+                    report = pnl_ledger.apply_ledger(cur, record)
+                    if report is not None:
+                        reports.append(report)
+            else:
+                cur.executemany(STATEMENTS[kind][0], [row_of(r) for r in records])
+        except (OSError, pymysql.err.MySQLError):
+            raise
+        except Exception as exc:  # a record the code cannot book: refused like one MySQL refuses
+            raise pymysql.err.DataError(0, f"{kind} record not booked: {exc!r}") from exc
 
     def _write_one_by_one(self, records: list[dict[str, Any]]) -> None:
         for record in records:
             try:
-                self._execute({record["kind"]: [row_of(record)]})
+                self._report_all(self._execute({record["kind"]: [record]}))
             except pymysql.err.MySQLError as exc:
                 if is_transient(exc):
                     raise
                 self.rejected.append([{"record": record, "error": str(exc)}])
                 log.error("mysql writer: record of kind %s rejected by MySQL (%s); kept in %s",
                           record.get("kind"), exc, self.rejected.path)
+
+    def _prune(self) -> None:
+        """Delete broker replies older than `reply_keep_days`, a chunk at a time, when MySQL is fine."""
+        now = time.monotonic()
+        if self.reply_keep_days <= 0 or now < self._next_prune or len(self.spool) or self._conn is None:
+            return
+        try:
+            with self._conn.cursor() as cur:
+                deleted = cur.execute(
+                    "DELETE FROM broker_replies WHERE received_at < UTC_TIMESTAMP(3) - INTERVAL %s SECOND"
+                    " ORDER BY received_at LIMIT %s", (int(self.reply_keep_days * 86400), PRUNE_CHUNK))
+        except (OSError, pymysql.err.MySQLError) as exc:
+            log.warning("mysql writer: pruning broker_replies failed (%s); trying again later", exc)
+            self._next_prune = now + self.prune_interval_s
+            if is_transient(exc):
+                self._drop_connection()
+            return
+        self.pruned += deleted
+        self._next_prune = now if deleted >= PRUNE_CHUNK else now + self.prune_interval_s
 
     def _drop_connection(self) -> None:
         if self._conn is not None:

@@ -3,6 +3,12 @@
 The handlers registered on vnpy's event engine only append the event's data to a queue (a few
 microseconds: vnpy's event thread also runs the strategies and must never wait on I/O). The
 dispatcher thread converts and fans out to the Redis publisher and the MySQL writer.
+
+For the broker-truth tables it also sends: each trade's commission (the simulated gateway's own,
+else priced from the contract's rates, `ContractBook`), size and exit reason (the writer books
+`positions_closed` from them); the contracts' info and rates (`contracts`); settlement prices, raw
+broker replies (`record_feeds`); and the daily ledger's triggers (`pnl_ledger.LedgerFeed`). A ledger
+mismatch the writer finds comes back as an ERROR system event.
 """
 
 from __future__ import annotations
@@ -31,7 +37,10 @@ from common.contract import CommandAudit, EventMessage, Keys, SystemEvent, new_u
 from common.trading_calendar import CHINA_TZ
 from core_service import serializers as ser
 from core_service.conflicts import Conflict
+from core_service.contracts_table import ContractBook
 from core_service.mysql_writer import MysqlWriter
+from core_service.pnl_ledger import LedgerFeed, LedgerReport, statement_record
+from core_service.record_feeds import BrokerReplies, OrderOrigins, SettlementWatch
 from core_service.redis_publisher import RedisPublisher
 
 log = logging.getLogger(__name__)
@@ -52,6 +61,7 @@ class Recorder:
         main_symbol: Callable[[], str],
         strategy_of_order: Callable[[str], str | None],
         snapshot_interval_s: float = 30.0,
+        contracts: ContractBook | None = None,
     ) -> None:
         self.event_engine = event_engine
         self.keys = keys
@@ -73,7 +83,13 @@ class Recorder:
         self._last_account_db = 0.0
         self._last_snapshot = 0.0
         self._handlers: list[tuple[str, Callable[[Event], None]]] = []
+        self.contracts = contracts or ContractBook(writer.put)
+        self.replies = BrokerReplies(writer.put)
+        self.settlements = SettlementWatch(writer.put)
+        self.origins = OrderOrigins()
+        self.ledger = LedgerFeed(writer.put, ACCOUNT_DB_INTERVAL_S)
         writer.set_conflict_handler(self.record_conflict)
+        writer.set_ledger_handler(self.record_ledger_mismatch)
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -121,6 +137,14 @@ class Recorder:
         """A trade or order that arrived again with other content (the writer kept it aside)."""
         self.system_event(conflict.event_kind, conflict.message, "ERROR", **conflict.detail)
 
+    def record_ledger_mismatch(self, report: LedgerReport) -> None:
+        """Our realized PnL or commission of a day differs from the broker's by more than a tick value."""
+        self.system_event("ledger_mismatch", report.message, "ERROR", **report.detail)
+
+    def settlement_statement(self, gateway: str, accountid: str, trading_day: str, text: str) -> None:
+        """The broker's settlement statement (CTP ReqQrySettlementInfo), kept raw in pnl_records."""
+        self.writer.put(statement_record(gateway, accountid, trading_day, text))
+
     def command_audited(self, audit: CommandAudit) -> None:
         """An operator command and its answer: to the audit table (MySQL) and to the pages (Redis)."""
         self.writer.put({
@@ -162,8 +186,10 @@ class Recorder:
 
     def _on_tick(self, tick: TickData) -> None:
         if tick.symbol not in self.published_symbols:
+            self.settlements.tick(tick)
             return
         message = ser.tick_message(tick)
+        self.settlements.tick(tick, message.trading_day)
         self.last_tick_ms = message.ts_ms
         self.publisher.xadd(self.keys.tick_stream(tick.symbol), message.to_fields(), self.tick_maxlen)
 
@@ -178,26 +204,42 @@ class Recorder:
             "ts": str(ser.ms_to_db(ser.epoch_ms(order.datetime))), "updated_at": now_db,
             "raw": ser.raw_record(order),
         })
+        self.origins.order(order)
+        self.replies.order(order)
         for listener in self.order_listeners:
             listener(order)
 
     def _on_trade(self, trade: TradeData) -> None:
         state = ser.trade_state(trade)
         self.publish_event("trade", state.model_dump())
+        strategy = self.strategy_of_order(trade.vt_orderid)
         self.writer.put({
             "kind": "trade", **state.model_dump(), "orderid": trade.orderid,
-            "trading_day": ser.day_to_db(state.trading_day),
-            "strategy": self.strategy_of_order(trade.vt_orderid),
+            "trading_day": ser.day_to_db(state.trading_day), "strategy": strategy,
             "ts": str(ser.ms_to_db(state.ts_ms)), "recorded_at": str(ser.ms_to_db(now_ms())),
-            "raw": ser.raw_record(trade),
+            "raw": ser.raw_record(trade), "commission": self._commission(trade, state.offset),
+            "size": self.contracts.size(trade.symbol),
+            "exit_reason": self.origins.exit_reason(trade.vt_orderid, strategy),
         })
+        self.replies.trade(trade)
+        self.ledger.trade_seen()
         self._last_snapshot = 0.0  # the equity curve gets a point after every trade
+
+    def _commission(self, trade: TradeData, offset: str) -> float | None:
+        """The simulated gateway states each fill's commission; on CTP it is priced from the rates."""
+        stated = (trade.extra or {}).get("commission")
+        if isinstance(stated, int | float):
+            return float(stated)
+        return self.contracts.commission(trade.symbol, offset, trade.price, trade.volume)
 
     def _on_position(self, position: PositionData) -> None:
         state = ser.position_state(position)
         field = position_field(state.vt_symbol, state.direction)
         self.publisher.hset_state(self.keys.positions, field, state.to_json())
         self.publish_event("position", state.model_dump())
+        self.replies.position(position)
+        self.settlements.position(position)
+        self.ledger.position(position)
         shape = (state.volume, state.yd_volume, state.frozen, state.price)
         previous = self._last_position_db.get(field)
         now = time.monotonic()
@@ -213,6 +255,8 @@ class Recorder:
         state = ser.account_state(account)
         self.publisher.set_state(self.keys.account, state.to_json())
         self.publish_event("account", state.model_dump())
+        self.replies.account(account)
+        self.ledger.account(state)
         now = time.monotonic()
         trading_day = ser.day_to_db(state.trading_day) if state.trading_day else None
         row = {**state.model_dump(), "trading_day": trading_day, "updated_at": str(ser.ms_to_db(state.ts_ms))}
@@ -226,6 +270,7 @@ class Recorder:
                              "trading_day": day})
 
     def _on_contract(self, contract: ContractData) -> None:
+        self.contracts.on_contract(contract)
         info = ser.contract_info(contract, self.main_symbol())
         self.publisher.hset_state(self.keys.contracts, info.symbol, info.to_json())
         for listener in self.contract_listeners:

@@ -12,7 +12,6 @@ import io
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -114,10 +113,8 @@ async def get_equity(svc: Svc, range: Range = "today") -> dict[str, Any]:
 
 @router.get("/performance", summary="Closed-trade statistics, max drawdown and daily Sharpe/Sortino for a range")
 async def get_performance(svc: Svc, range: Range = "today") -> dict[str, Any]:
-    sizes = {c.symbol: Decimal(str(c.size)) for c in await svc.live.contracts() if c.size > 0}
-    default = Decimal(str(svc.web.multiplier))
-    return await asyncio.to_thread(performance_history.performance_report, svc.db, svc.fills, range,
-                                   lambda symbol: sizes.get(symbol, default))
+    # closed positions carry their contract size: MySQL only, no Redis read
+    return await asyncio.to_thread(performance_history.performance_report, svc.db, svc.fills, range)
 
 
 def _int_cursor(cursor: str | None) -> int | None:

@@ -1,11 +1,9 @@
-"""Trading performance from recorded fills and equity (pure functions, no I/O).
+"""Trading performance statistics (pure functions, no I/O).
 
-Closed trades come from matching closing fills to the opening lots they close, per contract and
-position side, the way SHFE does it: CLOSETODAY takes lots opened on the same trading day,
-CLOSEYESTERDAY lots from earlier days, CLOSE (other exchanges) the oldest first. One closing fill is
-one closed trade (its entry is the volume-weighted price of the lots it took). PnL is
-(exit - entry) x volume x multiplier, sign by side, before commission. A close whose opening is not
-in the records is counted as unmatched volume, never guessed.
+Closed trades are the core's `positions_closed` rows (closing fills matched to the lots they close
+the SHFE way, when the fill was recorded: core_service/closed_positions.py), one closed trade per
+closing fill (its entry is the volume-weighted open price of the lots it took). PnL is
+(exit - entry) x volume x multiplier, sign by side, before commission.
 
 Drawdown and the daily Sharpe/Sortino ratios come from the account balance (equity) series.
 """
@@ -14,35 +12,13 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 TRADING_DAYS_PER_YEAR = 252
-CLOSE_OFFSETS = {"CLOSE", "CLOSETODAY", "CLOSEYESTERDAY"}
-
-
-@dataclass(frozen=True)
-class Fill:
-    symbol: str
-    direction: str  # of the fill: LONG buys, SHORT sells
-    offset: str  # OPEN, CLOSE, CLOSETODAY, CLOSEYESTERDAY
-    price: Decimal
-    volume: Decimal
-    trading_day: date
-    ts: datetime
-    strategy: str | None = None  # the strategy that sent the order, None for the operator's own
-
-
-@dataclass
-class Lot:
-    price: Decimal
-    volume: Decimal
-    trading_day: date
-    ts: datetime
 
 
 @dataclass(frozen=True)
@@ -57,72 +33,8 @@ class ClosedTrade:
     trading_day: date
     pnl: Decimal
     strategy: str | None = None  # of the closing fill
-
-
-@dataclass
-class Matching:
-    closed: list[ClosedTrade] = field(default_factory=list)
-    unmatched_volume: Decimal = Decimal(0)
-    lots: dict[tuple[str, str], deque[Lot]] = field(default_factory=dict)
-
-    def open_volume(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for (symbol, side), lots in self.lots.items():
-            volume = sum((lot.volume for lot in lots), Decimal(0))
-            if volume:
-                out[f"{symbol} {side}"] = float(volume)
-        return out
-
-
-def _pools(lots: deque[Lot], fill: Fill) -> list[Lot]:
-    """The lots a close may take, in the order it takes them."""
-    if fill.offset == "CLOSETODAY":
-        first = [lot for lot in lots if lot.trading_day == fill.trading_day]
-    elif fill.offset == "CLOSEYESTERDAY":
-        first = [lot for lot in lots if lot.trading_day < fill.trading_day]
-    else:
-        first = list(lots)
-    # records may disagree with the exchange's split (a trading day stamped differently): fall back to oldest first
-    chosen = {id(lot) for lot in first}
-    return first + [lot for lot in lots if id(lot) not in chosen]
-
-
-def _close(matching: Matching, fill: Fill, multiplier: Decimal) -> None:
-    side = "SHORT" if fill.direction == "LONG" else "LONG"
-    lots = matching.lots.setdefault((fill.symbol, side), deque())
-    wanted, taken, cost, opened = fill.volume, Decimal(0), Decimal(0), None
-    for lot in _pools(lots, fill):
-        if wanted <= 0:
-            break
-        take = min(lot.volume, wanted)
-        lot.volume -= take
-        wanted -= take
-        taken += take
-        cost += take * lot.price
-        opened = lot.ts if opened is None else min(opened, lot.ts)
-    for lot in [lot for lot in lots if lot.volume <= 0]:
-        lots.remove(lot)
-    matching.unmatched_volume += wanted
-    if taken <= 0 or opened is None:
-        return
-    entry = cost / taken
-    move = (fill.price - entry) if side == "LONG" else (entry - fill.price)
-    matching.closed.append(ClosedTrade(fill.symbol, side, taken, entry, fill.price, opened, fill.ts,
-                                       fill.trading_day, move * taken * multiplier, fill.strategy))
-
-
-def match_fills(fills: Iterable[Fill], multiplier_of: Callable[[str], Decimal],
-                matching: Matching | None = None) -> Matching:
-    """Fills in time order -> closed trades, plus what is still open and what could not be matched.
-    Given a `matching`, the fills continue it (they must all be later than what it has seen)."""
-    matching = matching if matching is not None else Matching()
-    for fill in fills:
-        if fill.offset in CLOSE_OFFSETS:
-            _close(matching, fill, multiplier_of(fill.symbol))
-        elif fill.volume > 0:
-            lots = matching.lots.setdefault((fill.symbol, fill.direction), deque())
-            lots.append(Lot(fill.price, fill.volume, fill.trading_day, fill.ts))
-    return matching
+    exit_reason: str = ""  # strategy | operator | emergency | external
+    commission: Decimal | None = None  # the lots' opening share + the closing fill's
 
 
 def _money(value: Decimal | float) -> float:
@@ -166,6 +78,14 @@ def stats_by_strategy(closed: list[ClosedTrade]) -> dict[str, dict[str, Any]]:
     groups: dict[str, list[ClosedTrade]] = {}
     for trade in closed:
         groups.setdefault(trade.strategy or MANUAL, []).append(trade)
+    return {name: trade_stats(trades) for name, trades in sorted(groups.items())}
+
+
+def stats_by_exit_reason(closed: list[ClosedTrade]) -> dict[str, dict[str, Any]]:
+    """trade_stats per exit reason of the closing fill (strategy, operator, emergency, external)."""
+    groups: dict[str, list[ClosedTrade]] = {}
+    for trade in closed:
+        groups.setdefault(trade.exit_reason or "external", []).append(trade)
     return {name: trade_stats(trades) for name, trades in sorted(groups.items())}
 
 

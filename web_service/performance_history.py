@@ -1,15 +1,16 @@
-"""Performance over a range, read from MySQL: closed trades from the trades table, drawdown and daily
-ratios from account_snapshots (the account of the newest snapshot), commission from the account.
+"""Performance over a range, read from MySQL: closed trades from `positions_closed` (booked by the core as
+fills close positions, so nothing is matched here), drawdown and daily ratios from account_snapshots
+(the account of the newest snapshot), commission from the account, and the daily ledger (`pnl_records`).
 
-Opening lots can predate the range, so fills are matched from the start of the records (at most
-MAX_FILLS, newest kept; the answer says when it was cut) and closed trades are then kept by range.
-The matching is kept in a FillLedger between requests and extended with new trades only.
+One closed trade per closing fill: its rows (one per lot taken) are grouped, entry = volume-weighted
+open price, PnL by open price before commission. Closes the core could not match to a recorded
+opening are counted (`unmatched_close_volume`, in the range), never guessed. `FillLedger` keeps only
+the count of recorded trades between requests (`fills_considered`), read incrementally.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,86 +18,74 @@ from typing import Any
 from common.db import Database
 from common.trading_calendar import trading_day
 from web_service import performance
-from web_service.history import RANGE_DAYS, range_filter, ts_ms
+from web_service.history import RANGE_DAYS, jsonable, range_filter, ts_ms
 
-MAX_FILLS = 200_000
-FILL_COLUMNS = "id, symbol, direction, offset_, price, volume, trading_day, ts, strategy"
+MAX_FILLS = 0  # no cap any more: closed positions are stored, not matched from fills here
+LEDGER_DAYS = 31  # daily ledger rows returned, newest first
+CLOSED_BY_FILL = (
+    "SELECT close_trade_id, MAX(symbol) AS symbol, MAX(direction) AS side, SUM(volume) AS volume,"
+    " SUM(open_price * volume) / SUM(volume) AS entry, MAX(close_price) AS exit_price, MIN(open_ts) AS opened,"
+    " MAX(close_ts) AS closed, MAX(trading_day) AS trading_day, SUM(pnl_open) AS pnl, MAX(strategy) AS strategy,"
+    " MAX(exit_reason) AS exit_reason, SUM(commission) AS commission"
+    " FROM positions_closed WHERE lot_id IS NOT NULL AND {where} GROUP BY close_trade_id ORDER BY closed, close_trade_id"
+)
 
 
-def _fill(row: dict[str, Any]) -> performance.Fill:
-    return performance.Fill(row["symbol"], row["direction"], row["offset_"], Decimal(row["price"]),
-                            Decimal(row["volume"]), row["trading_day"], row["ts"], row["strategy"])
+def closed_filter(range_name: str, now: datetime) -> tuple[str, list[Any]]:
+    """The range on positions_closed: today = the close's trading day, week/month = close time."""
+    if range_name == "today":
+        return "trading_day = %s", [trading_day(now)]
+    if range_name in RANGE_DAYS:
+        return "close_ts >= %s", [(now - timedelta(days=RANGE_DAYS[range_name])).astimezone(UTC).replace(tzinfo=None)]
+    return "1=1", []
+
+
+def _closed_trade(row: dict[str, Any]) -> performance.ClosedTrade:
+    return performance.ClosedTrade(
+        row["symbol"], row["side"], Decimal(row["volume"]), Decimal(row["entry"]), Decimal(row["exit_price"]),
+        row["opened"], row["closed"], row["trading_day"], Decimal(row["pnl"]), row["strategy"], row["exit_reason"],
+        None if row["commission"] is None else Decimal(row["commission"]),
+    )  # fmt: skip
 
 
 class FillLedger:
-    """The matched fills, kept between requests: each read fetches only trades recorded since the last
-    one (reading 200,000 rows costs seconds, a few new ones milliseconds). A fill recorded late with an
-    older time than one already matched (a spool drained after an outage) rebuilds from scratch, as
-    does a trades table that went backwards (recreated). The core's single writer commits trades in id
-    order, so `id > last seen` misses none."""
+    """What the report keeps between requests: the number of recorded trades, counted incrementally
+    (trades recorded since the last read only; a trades table that went backwards is counted anew)."""
 
     def __init__(self, max_fills: int = MAX_FILLS) -> None:
-        self.max_fills = max_fills
+        self.max_fills = max_fills  # kept for callers; there is no cap
         self._lock = threading.Lock()
-        self.rebuilds = 0  # reads from scratch after the first, for tests and logs
-        self._reset()
-
-    def _reset(self) -> None:
-        self.matching = performance.Matching()
-        self.last_id = 0
-        self.last_key: tuple[datetime, int] | None = None
+        self.recounts = 0
         self.fills = 0
-        self.truncated = False
+        self.last_id = 0
 
-    def _apply(self, rows: list[dict[str, Any]], multiplier_of: Callable[[str], Decimal]) -> None:
-        performance.match_fills((_fill(r) for r in rows), multiplier_of, self.matching)
-        self.fills += len(rows)
-        self.last_id = max(self.last_id, *(r["id"] for r in rows))
-        self.last_key = (rows[-1]["ts"], rows[-1]["id"])
-
-    def _load_all(self, db: Database, multiplier_of: Callable[[str], Decimal]) -> None:
-        self._reset()
-        rows = db.query(f"SELECT {FILL_COLUMNS} FROM (SELECT {FILL_COLUMNS} FROM trades ORDER BY ts DESC, id DESC"
-                        " LIMIT %s) newest ORDER BY ts, id", [self.max_fills + 1])
-        self.truncated = len(rows) > self.max_fills
-        rows = rows[1:] if self.truncated else rows
-        if rows:
-            self._apply(rows, multiplier_of)
-
-    def _refresh(self, db: Database, multiplier_of: Callable[[str], Decimal]) -> None:
-        newest = db.query("SELECT MAX(id) AS id FROM trades")[0]["id"] or 0
-        if self.last_key is None or newest < self.last_id:
-            self._load_all(db, multiplier_of)
-            return
-        if newest == self.last_id:
-            return
-        rows = db.query(f"SELECT {FILL_COLUMNS} FROM trades WHERE id > %s ORDER BY ts, id", [self.last_id])
-        if rows and (rows[0]["ts"], rows[0]["id"]) < self.last_key:
-            self.rebuilds += 1
-            self._load_all(db, multiplier_of)
-        elif rows:
-            self._apply(rows, multiplier_of)
-
-    def view(self, db: Database, multiplier_of: Callable[[str], Decimal],
-             keep: Callable[[performance.ClosedTrade], bool]) -> dict[str, Any]:
-        """Bring the matching up to date, then read it (under the lock: a consistent view)."""
+    def count(self, db: Database) -> int:
         with self._lock:
-            self._refresh(db, multiplier_of)
-            return {
-                "closed": [t for t in self.matching.closed if keep(t)],
-                "unmatched_close_volume": float(self.matching.unmatched_volume),
-                "open_lots": self.matching.open_volume(),
-                "fills_considered": self.fills,
-                "fills_truncated": self.truncated,
-            }
+            row = db.query("SELECT COUNT(*) AS n, MAX(id) AS id FROM trades WHERE id > %s", [self.last_id])[0]
+            if row["id"] is None and self.last_id:  # nothing new, or the table was emptied: check which
+                newest = db.query("SELECT MAX(id) AS id FROM trades")[0]["id"] or 0
+                if newest < self.last_id:
+                    self.recounts += 1
+                    self.fills, self.last_id = 0, 0
+                    row = db.query("SELECT COUNT(*) AS n, MAX(id) AS id FROM trades")[0]
+            self.fills += int(row["n"])
+            self.last_id = max(self.last_id, int(row["id"] or 0))
+            return self.fills
 
-
-def _in_range(trade: performance.ClosedTrade, range_name: str, now: datetime) -> bool:
-    if range_name == "today":
-        return trade.trading_day == trading_day(now)
-    if range_name in RANGE_DAYS:
-        return trade.closed >= (now - timedelta(days=RANGE_DAYS[range_name])).replace(tzinfo=None)
-    return True
+    def view(self, db: Database, range_name: str, now: datetime) -> dict[str, Any]:
+        where, args = closed_filter(range_name, now)
+        closed = [_closed_trade(r) for r in db.query(CLOSED_BY_FILL.format(where=where), args)]
+        unmatched = db.query(f"SELECT COALESCE(SUM(volume), 0) AS v FROM positions_closed WHERE lot_id IS NULL"
+                             f" AND {where}", args)[0]["v"]
+        lots = db.query("SELECT symbol, direction, SUM(remaining) AS v FROM position_lots WHERE remaining > 0"
+                        " GROUP BY symbol, direction ORDER BY symbol, direction")
+        return {
+            "closed": closed,
+            "unmatched_close_volume": float(unmatched),
+            "open_lots": {f"{r['symbol']} {r['direction']}": float(r["v"]) for r in lots},
+            "fills_considered": self.count(db),
+            "fills_truncated": False,
+        }
 
 
 def equity_stats(db: Database, range_name: str, now: datetime) -> dict[str, Any]:
@@ -121,16 +110,33 @@ def equity_stats(db: Database, range_name: str, now: datetime) -> dict[str, Any]
             "commission": round(float(commission), 2) if commission is not None else None}
 
 
+def ledger_rows(db: Database, range_name: str, now: datetime) -> list[dict[str, Any]]:
+    """The account's daily ledger (ours beside the broker's, the verdict), newest day first."""
+    where, args = "1=1", []
+    if range_name == "today":
+        where, args = "trading_day = %s", [trading_day(now)]
+    elif range_name in RANGE_DAYS:
+        where, args = "trading_day >= %s", [trading_day(now - timedelta(days=RANGE_DAYS[range_name]))]
+    rows = db.query(
+        "SELECT gateway, accountid, trading_day, realized_pnl, realized_pnl_open, commission, broker_realized_pnl,"
+        " broker_commission, pnl_diff, commission_diff, verdict, note FROM pnl_records"
+        f" WHERE symbol = '' AND {where} ORDER BY trading_day DESC LIMIT %s", [*args, LEDGER_DAYS])
+    return [jsonable(r) for r in rows]
+
+
 def performance_report(db: Database, ledger: FillLedger, range_name: str,
-                       multiplier_of: Callable[[str], Decimal], now: datetime | None = None) -> dict[str, Any]:
+                       now: datetime | None = None) -> dict[str, Any]:
+    """The /api/performance answer (each closed row carries its contract size: no multiplier needed)."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    view = ledger.view(db, multiplier_of, lambda trade: _in_range(trade, range_name, now))
+    view = ledger.view(db, range_name, now)
     closed = view.pop("closed")
     return {
         "range": range_name,
         "trades": performance.trade_stats(closed),
         "by_strategy": performance.stats_by_strategy(closed),
+        "by_exit_reason": performance.stats_by_exit_reason(closed),
         "equity": equity_stats(db, range_name, now),
+        "ledger": ledger_rows(db, range_name, now),
         **view,
         "pnl_basis": "before commission",
     }

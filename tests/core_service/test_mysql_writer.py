@@ -1,9 +1,13 @@
 """The MySQL writer against the real MariaDB: idempotent trades, order upserts, and no record lost
-while MySQL is unreachable (a TCP proxy cuts the real server off), also across a restart."""
+while MySQL is unreachable (a TCP proxy cuts the real server off), also across a restart; broker
+replies kept raw and pruned, contract rates merged and pricing trades recorded before them."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +132,61 @@ def test_a_record_mysql_refuses_is_set_aside_and_the_rest_written(writer: MysqlW
     eventually(lambda: len(writer.rejected) == 1)
     assert writer.rejected.read_all()[0]["record"]["tradeid"] == "bad"
     assert len(writer.spool) == 0
+
+
+def reply(key: str, received_at: str) -> dict[str, Any]:
+    return {"kind": "broker_reply", "uid": uuid.uuid4().hex, "received_at": received_at, "gateway": "CTP",
+            "reply_kind": "order", "key": key, "raw": {"OrderSysID": key, "StatusMsg": "全部成交"}}
+
+
+def test_broker_replies_are_kept_raw_and_pruned_after_the_keep_days(mysql_cfg: MysqlConfig, db: Database,
+                                                                   tmp_path: Path) -> None:
+    w = MysqlWriter(lambda: db_connect(mysql_cfg), Spool(tmp_path / "spool.jsonl"), Spool(tmp_path / "rej.jsonl"),
+                    reply_keep_days=7, prune_interval_s=0.2)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    old = [reply(f"old-{i}", str(now - timedelta(days=8, minutes=i))) for i in range(3)]
+    fresh = [reply(f"new-{i}", str(now - timedelta(days=6, minutes=i))) for i in range(2)]
+    db.executemany("INSERT INTO broker_replies (uid, received_at, gateway, kind, key_, raw) VALUES"
+                   " (%s,%s,%s,%s,%s,%s)", [(r["uid"], r["received_at"], "CTP", "order", r["key"],
+                                              json.dumps(r["raw"])) for r in old + fresh])
+    w.start()
+    try:
+        w.put(reply("live", str(now)))
+        eventually(lambda: count(db, "broker_replies") == 3, what="the 8-day-old replies pruned")
+        keys = sorted(r["key_"] for r in db.query("SELECT key_ FROM broker_replies"))
+        assert keys == ["live", "new-0", "new-1"] and w.pruned == 3
+        raw = json.loads(db.query("SELECT raw FROM broker_replies WHERE key_ = 'live'")[0]["raw"])
+        assert raw == {"OrderSysID": "live", "StatusMsg": "全部成交"}
+    finally:
+        w.stop()
+
+
+def test_rates_arriving_after_a_trade_price_its_commission(writer: MysqlWriter, db: Database) -> None:
+    writer.put({**trade("B1", price=950.0, volume=2), "commission": None})  # CTP: replayed before the rates
+    writer.put({"kind": "contract", "symbol": "au2702", "exchange": "SHFE", "name": "黄金2702", "size": 1000,
+                "pricetick": 0.02, "min_volume": 1, "max_volume": 1000, "info_synced_at": "2026-11-19 12:00:00",
+                "last_sync": "2026-11-19 12:00:00"})
+    eventually(lambda: count(db, "contracts") == 1 and count(db, "position_lots") == 1)
+    assert db.query("SELECT commission FROM trades")[0]["commission"] is None
+    rates = {"long_margin_ratio_by_money": 0.08, "short_margin_ratio_by_money": 0.09,
+             "long_margin_ratio_by_volume": 0.0, "short_margin_ratio_by_volume": 0.0,
+             "open_ratio_by_money": 0.00005, "open_ratio_by_volume": 2.0, "close_ratio_by_money": 0.00005,
+             "close_ratio_by_volume": 2.0, "close_today_ratio_by_money": 0.0, "close_today_ratio_by_volume": 0.0}
+    writer.put({"kind": "contract", "symbol": "au2702", "exchange": "SHFE", "source": "ctp", **rates,
+                "margin_synced_at": "2026-11-19 12:00:01", "commission_synced_at": "2026-11-19 12:00:02",
+                "last_sync": "2026-11-19 12:00:02"})
+    # 2 lots x (0.00005 x 950 x 1000 + 2) = 2 x 49.50 = 99.00
+    eventually(lambda: db.query("SELECT commission FROM trades")[0]["commission"] is not None)
+    assert float(db.query("SELECT commission FROM trades")[0]["commission"]) == 99.0
+    lot = db.query("SELECT commission, commission_left FROM position_lots")[0]
+    assert (float(lot["commission"]), float(lot["commission_left"])) == (99.0, 99.0)
+    row = db.query("SELECT * FROM contracts")[0]
+    assert (row["name"], float(row["size"]), row["source"]) == ("黄金2702", 1000.0, "ctp")  # info kept, rates merged
+    assert float(row["short_margin_ratio_by_money"]) == 0.09 and row["commission_synced_at"] is not None
+
+
+def test_a_record_of_unknown_kind_is_set_aside(writer: MysqlWriter, db: Database) -> None:
+    writer.put({"kind": "no-such-kind", "x": 1})
+    writer.put(trade("K1"))
+    eventually(lambda: count(db, "trades") == 1 and len(writer.rejected) == 1)
+    assert writer.rejected.read_all()[0]["record"]["kind"] == "no-such-kind" and len(writer.spool) == 0

@@ -1,32 +1,30 @@
-"""Performance statistics: SHFE close-today/close-yesterday matching, hand-computed au PnL
-((exit - entry) x volume x 1000), drawdown, daily ratios; and the /api/performance answer from real
-MySQL rows."""
+"""Performance statistics: /api/performance reads the closed positions the core booked (positions_closed,
+written by the real MySQL writer from the trades, SHFE close-today/close-yesterday matching) with
+hand-computed au PnL ((exit - entry) x volume x 1000); drawdown and daily ratios; the daily ledger."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from common.config import MysqlConfig
 from common.db import Database
+from common.db import connect as db_connect
 from common.trading_calendar import CHINA_TZ, trading_day_str
+from core_service.mysql_writer import MysqlWriter
+from core_service.spool import Spool
+from tests.helpers import eventually
 from tests.web_service import seed
 from tests.web_service.conftest import ApiClient
-from web_service.performance import (
-    Fill,
-    daily_ratios,
-    match_fills,
-    max_drawdown,
-    stats_by_strategy,
-    trade_stats,
-)
-from web_service.performance_history import FillLedger
+from web_service.performance import daily_ratios, max_drawdown, trade_stats
 
 D1 = datetime(2027, 1, 11, 9, 30, tzinfo=CHINA_TZ)  # Monday day session
 D2 = D1 + timedelta(days=1)
 D3 = D1 + timedelta(days=2)
-AU = Decimal(1000)
 
 # (ts, direction of the fill, offset, price, volume)
 SCRIPT = [
@@ -34,16 +32,11 @@ SCRIPT = [
     (D2, "LONG", "OPEN", "502.00", 1),
     (D2 + timedelta(minutes=30), "SHORT", "CLOSEYESTERDAY", "505.00", 1),  # D1 lot: +5 x 1000 = +5000
     (D2 + timedelta(minutes=60), "SHORT", "CLOSETODAY", "501.00", 1),  # D2 lot, not the older one: -1000
-    (D3, "SHORT", "CLOSE", "499.00", 1),  # the D1 lot left: -1000
+    (D3, "SHORT", "CLOSE", "499.00", 1),  # SHFE CLOSE = yesterday's: the D1 lot left: -1000
     (D3 + timedelta(minutes=30), "SHORT", "OPEN", "510.00", 1),
     (D3 + timedelta(minutes=60), "LONG", "CLOSETODAY", "507.50", 1),  # short: +2.5 x 1000 = +2500
     (D3 + timedelta(minutes=90), "SHORT", "CLOSE", "600.00", 1),  # nothing long is open: unmatched
 ]
-
-
-def fills(script: list[tuple]) -> list[Fill]:
-    return [Fill("au2702", d, o, Decimal(p), Decimal(v), date.fromisoformat(_day(ts)), ts.astimezone(UTC))
-            for ts, d, o, p, v in script]
 
 
 def _day(ts: datetime) -> str:
@@ -51,34 +44,97 @@ def _day(ts: datetime) -> str:
     return f"{text[:4]}-{text[4:6]}-{text[6:]}"
 
 
-def test_closes_follow_shfe_today_yesterday_rules_and_pnl_is_hand_computed() -> None:
-    matching = match_fills(fills(SCRIPT), lambda _: AU)
-    assert [t.pnl for t in matching.closed] == [Decimal(5000), Decimal(-1000), Decimal(-1000), Decimal(2500)]
-    assert [t.side for t in matching.closed] == ["LONG", "LONG", "LONG", "SHORT"]
-    assert [t.entry_price for t in matching.closed] == [Decimal("500"), Decimal("502"), Decimal("500"),
-                                                        Decimal("510")]
-    assert matching.unmatched_volume == 1
-    assert matching.open_volume() == {}
-    stats = trade_stats(matching.closed)
-    assert stats["closed_trades"] == 4 and stats["wins"] == 2 and stats["losses"] == 2
-    assert stats["win_rate"] == 0.5
+def _db_ts(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def trade_records(script: list[tuple], prefix: str, strategy: str | None = None) -> list[dict[str, Any]]:
+    """The trades as the core's recorder hands them to the MySQL writer."""
+    rows = []
+    for i, (ts, direction, offset, price, volume, *who) in enumerate(script):
+        name = who[0] if who else strategy
+        rows.append({
+            "kind": "trade", "gateway": "SIM", "exchange": "SHFE", "tradeid": f"{prefix}{i}", "direction": direction,
+            "trading_day": _day(ts), "symbol": "au2702", "orderid": f"o{prefix}{i}", "offset": offset,
+            "price": float(price), "volume": volume, "commission": 10.0 * volume, "size": 1000, "strategy": name,
+            "exit_reason": "strategy" if name else "operator", "ts": _db_ts(ts), "recorded_at": _db_ts(ts),
+            "raw": {},
+        })
+    return rows
+
+
+@pytest.fixture
+def book(mysql_cfg: MysqlConfig, tmp_path: Path) -> Iterator[Any]:
+    """Writes records through the core's real MySQL writer (which books positions_closed) and waits."""
+    writer = MysqlWriter(lambda: db_connect(mysql_cfg), Spool(tmp_path / "spool.jsonl"),
+                         Spool(tmp_path / "rejected.jsonl"))
+    writer.start()
+
+    def write(records: list[dict[str, Any]]) -> None:
+        target = writer.written + len(records)
+        for record in records:
+            writer.put(record)
+        eventually(lambda: writer.written >= target, what="records written")
+
+    yield write
+    writer.stop()
+
+
+def report(api: ApiClient, range_name: str = "all") -> dict[str, Any]:
+    res = api.get("/api/performance", params={"range": range_name})
+    assert res.status_code == 200, res.text
+    return res.json()
+
+
+def test_performance_api_from_the_closed_positions(api: ApiClient, db: Database, book: Any) -> None:
+    book(trade_records(SCRIPT, "p"))
+    balances = [1_000_000.0, 1_010_000.0, 995_000.0, 1_020_000.0]
+    seed.insert_snapshots(db, [(D1 + timedelta(days=i), b) for i, b in enumerate(balances)])
+    body = report(api)
+    stats = body["trades"]
+    assert stats["closed_trades"] == 4 and stats["wins"] == 2 and stats["losses"] == 2 and stats["win_rate"] == 0.5
     assert stats["gross_profit"] == 7500 and stats["gross_loss"] == -2000 and stats["net_pnl"] == 5500
     assert stats["profit_factor"] == 3.75
     assert stats["avg_win"] == 3750 and stats["avg_loss"] == -1000 and stats["expectancy"] == 1375
     assert stats["best"] == 5000 and stats["worst"] == -1000
+    assert body["unmatched_close_volume"] == 1 and body["open_lots"] == {}
+    assert body["fills_considered"] == len(SCRIPT) and body["fills_truncated"] is False
+    assert body["pnl_basis"] == "before commission"
+    equity = body["equity"]
+    assert equity["account"] == "SIM.sim001" and equity["snapshots"] == 4
+    assert equity["drawdown"]["amount"] == 15_000
+    assert equity["drawdown"]["peak_ts"] == int((D1 + timedelta(days=1)).timestamp() * 1000)
+    assert equity["ratios"]["days"] == 4 and equity["ratios"]["sharpe"] is not None
+    assert list(body["by_strategy"]) == ["(manual)"] and body["by_strategy"]["(manual)"]["net_pnl"] == 5500
+    assert list(body["by_exit_reason"]) == ["operator"]
 
 
-def test_one_close_across_lots_uses_their_weighted_entry() -> None:
-    matching = match_fills(fills([
+def test_the_report_reads_positions_closed_not_the_fills(api: ApiClient, db: Database, book: Any) -> None:
+    book(trade_records(SCRIPT, "r"))
+    before = report(api)["trades"]
+    db.execute("DELETE FROM trades")  # the fills are gone: the closed positions are what is read
+    after = report(api)
+    assert after["trades"] == before and after["trades"]["net_pnl"] == 5500
+    assert after["fills_considered"] == 0
+    seed.insert_trades(db, [  # fills written past the core's writer are never matched on a read
+        {"tradeid": f"x{i}", "direction": d, "offset": o, "price": p, "volume": v, "ts": ts,
+         "trading_day": trading_day_str(ts), "symbol": "au2702"} for i, (ts, d, o, p, v) in enumerate(SCRIPT)])
+    again = report(api)
+    assert again["trades"] == before and again["fills_considered"] == len(SCRIPT)
+
+
+def test_one_close_across_lots_uses_their_weighted_entry(api: ApiClient, book: Any) -> None:
+    book(trade_records([
         (D1, "LONG", "OPEN", "500.00", 1),
         (D1 + timedelta(minutes=1), "LONG", "OPEN", "501.00", 1),
         (D1 + timedelta(minutes=2), "LONG", "OPEN", "503.00", 1),
-        (D1 + timedelta(minutes=3), "SHORT", "CLOSE", "502.00", 2),  # entry 500.5: +1.5 x 2 x 1000
-    ]), lambda _: AU)
-    assert len(matching.closed) == 1
-    only = matching.closed[0]
-    assert only.entry_price == Decimal("500.5") and only.volume == 2 and only.pnl == Decimal(3000)
-    assert matching.open_volume() == {"au2702 LONG": 1.0}
+        (D1 + timedelta(minutes=3), "SHORT", "CLOSETODAY", "502.00", 2),  # entry 500.5: +1.5 x 2 x 1000
+    ], "w"))
+    body = report(api)
+    assert body["trades"]["closed_trades"] == 1 and body["trades"]["closed_volume"] == 2
+    assert body["trades"]["net_pnl"] == 3000
+    assert body["open_lots"] == {"au2702 LONG": 1.0}
+    assert body["fills_considered"] == 4
 
 
 def test_no_closed_trades_gives_empty_figures_not_zero_ratios() -> None:
@@ -106,87 +162,51 @@ def test_daily_ratios_need_two_returns() -> None:
     assert ratios["sortino"] == pytest.approx(18.605, abs=0.001)
 
 
-def _seed_script(db: Database) -> None:
-    seed.insert_trades(db, [
-        {"tradeid": f"p{i}", "direction": d, "offset": o, "price": p, "volume": v, "ts": ts,
-         "trading_day": trading_day_str(ts), "symbol": "au2702"}
-        for i, (ts, d, o, p, v) in enumerate(SCRIPT)
-    ])
+def test_closed_trades_are_attributed_to_the_strategy_that_closed(api: ApiClient, book: Any) -> None:
+    def at(minute: int) -> datetime:
+        return D1 + timedelta(minutes=minute)
 
-
-def test_performance_api_from_mysql_rows(api: ApiClient, db: Database) -> None:
-    _seed_script(db)
-    balances = [1_000_000.0, 1_010_000.0, 995_000.0, 1_020_000.0]
-    seed.insert_snapshots(db, [(D1 + timedelta(days=i), b) for i, b in enumerate(balances)])
-    res = api.get("/api/performance", params={"range": "all"})
-    assert res.status_code == 200, res.text
-    body = res.json()
-    assert body["trades"]["closed_trades"] == 4 and body["trades"]["net_pnl"] == 5500
-    assert body["trades"]["profit_factor"] == 3.75
-    assert body["unmatched_close_volume"] == 1 and body["fills_considered"] == len(SCRIPT)
-    assert body["pnl_basis"] == "before commission"
-    equity = body["equity"]
-    assert equity["account"] == "SIM.sim001" and equity["snapshots"] == 4
-    assert equity["drawdown"]["amount"] == 15_000
-    assert equity["drawdown"]["peak_ts"] == int((D1 + timedelta(days=1)).timestamp() * 1000)
-    assert equity["ratios"]["days"] == 4 and equity["ratios"]["sharpe"] is not None
-    assert list(body["by_strategy"]) == ["(manual)"] and body["by_strategy"]["(manual)"]["net_pnl"] == 5500
-
-
-def test_closed_trades_are_attributed_to_the_strategy_that_closed() -> None:
-    def fill(minute: int, direction: str, offset: str, price: str, strategy: str | None) -> Fill:
-        return Fill("au2702", direction, offset, Decimal(price), Decimal(1), D1.date(),
-                    (D1 + timedelta(minutes=minute)).astimezone(UTC), strategy)
-
-    matching = match_fills([
-        fill(0, "LONG", "OPEN", "500.00", "ma"), fill(1, "SHORT", "CLOSE", "501.00", "ma"),  # ma: +1000
-        fill(2, "SHORT", "OPEN", "505.00", "tick"), fill(3, "LONG", "CLOSE", "506.00", "tick"),  # tick: -1000
-        fill(4, "LONG", "OPEN", "500.00", "ma"), fill(5, "SHORT", "CLOSE", "503.00", None),  # closed by hand: +3000
-    ], lambda _: AU)
-    by = stats_by_strategy(matching.closed)
+    book(trade_records([
+        (at(0), "LONG", "OPEN", "500.00", 1, "ma"), (at(1), "SHORT", "CLOSETODAY", "501.00", 1, "ma"),  # +1000
+        (at(2), "SHORT", "OPEN", "505.00", 1, "tick"), (at(3), "LONG", "CLOSETODAY", "506.00", 1, "tick"),  # -1000
+        (at(4), "LONG", "OPEN", "500.00", 1, "ma"), (at(5), "SHORT", "CLOSETODAY", "503.00", 1, None),  # by hand
+    ], "s"))
+    body = report(api)
+    by = body["by_strategy"]
     assert list(by) == ["(manual)", "ma", "tick"]
     assert (by["ma"]["net_pnl"], by["tick"]["net_pnl"], by["(manual)"]["net_pnl"]) == (1000, -1000, 3000)
     assert by["tick"]["win_rate"] == 0.0 and by["ma"]["profit_factor"] is None
+    assert {name: s["net_pnl"] for name, s in body["by_exit_reason"].items()} == {"operator": 3000, "strategy": 0}
 
 
-def test_performance_api_ranges_and_bad_input(api: ApiClient, db: Database) -> None:
-    _seed_script(db)  # all in January 2027, long before "today"
-    today = api.get("/api/performance", params={"range": "today"}).json()
+def test_performance_api_ranges_and_bad_input(api: ApiClient, book: Any) -> None:
+    book(trade_records(SCRIPT, "q"))  # all in January 2027, long before "today"
+    today = report(api, "today")
     assert today["trades"]["closed_trades"] == 0 and today["trades"]["win_rate"] is None
-    assert today["equity"]["account"] is None
+    assert today["equity"]["account"] is None and today["unmatched_close_volume"] == 0
     res = api.get("/api/performance", params={"range": "decade"})
     assert res.status_code == 422 and "range" in res.text
 
 
-def _script_rows(script: list[tuple], prefix: str) -> list[dict]:
-    return [{"tradeid": f"{prefix}{i}", "direction": d, "offset": o, "price": p, "volume": v, "ts": ts,
-             "trading_day": trading_day_str(ts), "symbol": "au2702"} for i, (ts, d, o, p, v) in enumerate(script)]
+def test_new_trades_show_on_the_next_read(api: ApiClient, book: Any) -> None:
+    book(trade_records(SCRIPT[:3], "a"))
+    first = report(api)
+    assert first["trades"]["net_pnl"] == 5000 and first["fills_considered"] == 3
+    book(trade_records(SCRIPT[3:5], "b"))  # counted incrementally: only the new trades are read
+    second = report(api)
+    assert second["trades"]["closed_trades"] == 3 and second["trades"]["net_pnl"] == 3000
+    assert second["fills_considered"] == 5
 
 
-def _closed_pnls(ledger: FillLedger, db: Database) -> list[Decimal]:
-    return [t.pnl for t in ledger.view(db, lambda _: AU, lambda _: True)["closed"]]
-
-
-def test_the_ledger_reads_only_new_fills_and_rebuilds_on_a_late_one(db: Database) -> None:
-    ledger = FillLedger()
-    seed.insert_trades(db, _script_rows(SCRIPT[:3], "a"))
-    assert _closed_pnls(ledger, db) == [Decimal(5000)]
-    seed.insert_trades(db, _script_rows(SCRIPT[3:5], "b"))  # later fills: appended, no rebuild
-    assert _closed_pnls(ledger, db) == [Decimal(5000), Decimal(-1000), Decimal(-1000)]
-    assert ledger.rebuilds == 0 and ledger.fills == 5
-    # a spool drained after an outage: an opening recorded now, stamped before what was matched
-    late = [(D1 - timedelta(minutes=5), "LONG", "OPEN", "490.00", 1)]
-    seed.insert_trades(db, _script_rows(late, "late"))
-    pnls = _closed_pnls(ledger, db)
-    assert ledger.rebuilds == 1 and ledger.fills == 6
-    # oldest first: CLOSEYESTERDAY now takes the 490 lot, the CLOSE the 500 lot, CLOSETODAY is unchanged
-    assert pnls == [Decimal(15000), Decimal(-1000), Decimal(-1000)]
-    assert pnls == _closed_pnls(FillLedger(), db), "the same as a fresh read"
-
-
-def test_the_ledger_cap_keeps_the_newest_fills_and_says_so(db: Database) -> None:
-    seed.insert_trades(db, _script_rows(SCRIPT, "c"))
-    view = FillLedger(max_fills=3).view(db, lambda _: AU, lambda _: True)
-    assert view["fills_truncated"] is True and view["fills_considered"] == 3
-    assert [t.pnl for t in view["closed"]] == [Decimal(2500)]  # the newest three: short open, its close, a stray
-    assert view["unmatched_close_volume"] == 1
+def test_the_daily_ledger_is_in_the_report(api: ApiClient, book: Any) -> None:
+    book(trade_records(SCRIPT[:4], "l"))  # D2: +5000 (carried lot, no settlement price) and -1000
+    day = _day(D2)
+    book([{"kind": "settlement", "symbol": "au2702", "trading_day": day, "price": 503.0, "source": "tick",
+           "updated_at": f"{day} 00:00:00.000"},
+          {"kind": "ledger", "gateway": "SIM", "accountid": "sim001", "trading_day": day,
+           "broker_realized_pnl": 1000.0, "broker_commission": 30.0, "contracts": {},
+           "broker_at": f"{day} 07:00:00.000"}])
+    row, = report(api)["ledger"]
+    # by settlement the carried lot made 505 - 503 = +2000: 2000 - 1000 = 1000, as the broker says
+    assert (row["trading_day"], row["realized_pnl"], row["realized_pnl_open"]) == (day, 1000.0, 4000.0)
+    assert (row["commission"], row["broker_commission"], row["verdict"]) == (30.0, 30.0, "ok")
