@@ -4,8 +4,8 @@ Accounting follows CTP's daily mark-to-market, so `pre_balance` is yesterday's c
   balance   = pre_balance + realized_pnl + unrealized_pnl - commission      (today's figures)
   unrealized: today's lots against their open price, yesterday's lots against the settlement price
               used at the last roll (the last price at the roll)
-  realized  : close-today against the open price of today's lots, close-yesterday against that
-              settlement price
+  realized  : close-today against the open prices of today's lots, oldest first (as CTP closes
+              them), close-yesterday against that settlement price
   margin    = margin_rate * last price * 1000 * lots per position; the account is charged SHFE's
               single-side rule (单向大边): per product, only the larger of the long and short sides
               (the exchange's exception for contracts near delivery is not modelled)
@@ -55,6 +55,26 @@ class PositionSlot:
     td_price: float = 0.0  # average open price of today's lots (also their mark-to-market base)
     yd_open_price: float = 0.0  # average open price of yesterday's lots
     yd_base: float = 0.0  # settlement price of the last roll: mark-to-market base of yesterday's lots
+    td_lots: list[list[float]] = field(default_factory=list)  # today's [price, lots], oldest first
+
+    def _td_changed(self) -> None:
+        self.td = int(sum(lots for _, lots in self.td_lots))
+        self.td_price = sum(price * lots for price, lots in self.td_lots) / self.td if self.td else 0.0
+
+    def take_today(self, volume: int) -> float:
+        """Close `volume` of today's lots, oldest first; return the sum of their open prices × lots."""
+        cost = 0.0
+        while volume:
+            price, lots = self.td_lots[0]
+            take = min(volume, int(lots))
+            cost += price * take
+            volume -= take
+            if take == lots:
+                self.td_lots.pop(0)
+            else:
+                self.td_lots[0][1] = lots - take
+        self._td_changed()
+        return cost
 
     @property
     def volume(self) -> int:
@@ -155,16 +175,13 @@ class Ledger:
         slot = self.slot(symbol, direction)
         self.commission = round(self.commission + self.commission_for(offset, volume), 2)
         if offset == Offset.OPEN:
-            slot.td_price = (slot.td_price * slot.td + price * volume) / (slot.td + volume)
-            slot.td += volume
+            slot.td_lots.append([price, volume])
+            slot._td_changed()
             return 0.0
         if offset == Offset.CLOSETODAY:
             if volume > slot.td:
                 raise LedgerError(f"close-today {volume} > today's {slot.td} lots of {symbol} {direction.name}")
-            base = slot.td_price
-            slot.td -= volume
-            if not slot.td:
-                slot.td_price = 0.0
+            base = slot.take_today(volume) / volume
         else:
             if volume > slot.yd:
                 raise LedgerError(f"close-yesterday {volume} > yesterday's {slot.yd} lots of {symbol} {direction.name}")
@@ -233,7 +250,7 @@ class Ledger:
             settle = self.mark(key[0], slot)
             slot.yd_open_price = slot.open_price()
             slot.yd += slot.td
-            slot.td, slot.td_price = 0, 0.0
+            slot.td, slot.td_price, slot.td_lots = 0, 0.0, []
             slot.yd_base = settle
         self.commission = self.realized_pnl = 0.0
         self.trading_day = new_day
@@ -252,7 +269,10 @@ class Ledger:
                      commission=float(data.get("commission", 0)), realized_pnl=float(data.get("realized_pnl", 0)),
                      last_prices={k: float(v) for k, v in data.get("last_prices", {}).items()})
         for item in data.get("positions", []):
-            slot = PositionSlot(td=int(item["td"]), yd=int(item["yd"]), td_price=float(item["td_price"]),
-                                yd_open_price=float(item["yd_open_price"]), yd_base=float(item["yd_base"]))
+            td, td_price = int(item["td"]), float(item["td_price"])
+            lots = item.get("td_lots") or ([[td_price, td]] if td else [])  # state files from before lots
+            slot = PositionSlot(td=td, yd=int(item["yd"]), td_price=td_price,
+                                yd_open_price=float(item["yd_open_price"]), yd_base=float(item["yd_base"]),
+                                td_lots=[[float(p), int(n)] for p, n in lots])
             ledger.positions[(item["symbol"], Direction[item["direction"]])] = slot
         return ledger

@@ -57,6 +57,22 @@ def test_pnl_margin_and_commission_on_hand_computed_figures(sim: Sim) -> None:
     eventually(lambda: _long(sim).volume == 0, what="flat position pushed")
 
 
+def test_close_today_takes_todays_lots_oldest_first_as_ctp_does(sim: Sim) -> None:
+    """Open 1 @ 950.00 then 1 @ 952.00, close-today 1 @ 953.00: the 950.00 lot goes (+3000), not the
+    average (+2000); the remaining lot is marked from 952.00. Same as positions_closed and CTP."""
+    sim.tick(last=950.00, bid=949.98, ask=950.00)
+    sim.wait_order(sim.send(BUY, 1, 950.00), Status.ALLTRADED)
+    sim.tick(last=952.00, bid=951.98, ask=952.00)
+    sim.wait_order(sim.send(BUY, 1, 952.00), Status.ALLTRADED)
+    sim.tick(last=953.00, bid=953.00, ask=953.02)
+    sim.wait_order(sim.send(SELL, 1, 953.00, Offset.CLOSETODAY), Status.ALLTRADED)
+    eventually(lambda: sim.account().extra["realized_pnl"] == pytest.approx(3000), what="oldest lot closed")
+    assert sim.rec.trades()[-1].extra["realized_pnl"] == pytest.approx(3000)
+    eventually(lambda: _long(sim).volume == 1)
+    assert _long(sim).price == pytest.approx(952.00)
+    assert sim.account().extra["unrealized_pnl"] == pytest.approx(1000)  # (953 - 952) x 1 x 1000
+
+
 def test_margin_follows_the_single_side_rule_for_long_and_short_in_au(sim: Sim) -> None:
     sim.tick(last=950.00, bid=950.00, ask=950.00)
     sim.wait_order(sim.send(BUY, 2, 950.00), Status.ALLTRADED)
