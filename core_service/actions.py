@@ -10,6 +10,7 @@ vnpy's offset converter; if it produces nothing, that is reported, never silentl
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from vnpy.trader.constant import Direction, Exchange, Offset, OrderType
@@ -30,8 +31,11 @@ MANUAL_REFERENCE = "ARBIG_operator"
 
 class TradingActions:
     def __init__(self, main_engine: MainEngine, cta_engine: ArbigCtaEngine, gateway_name: str,
-                 margin_guard: MarginGuard | None = None) -> None:
+                 margin_guard: MarginGuard | None = None,
+                 not_ready: Callable[[], str] = lambda: "") -> None:
+        """`not_ready()`: why the gateway cannot trade now ("" when it is ready)."""
         self.main_engine = main_engine
+        self.not_ready = not_ready
         self.cta = cta_engine
         self.gateway_name = gateway_name
         self.margin_guard = margin_guard
@@ -61,6 +65,8 @@ class TradingActions:
             raise Refused(f"strategy {strategy.strategy_name} is not initialised; init it first")
         if strategy.trading:
             raise Refused(f"strategy {strategy.strategy_name} is already running")
+        if why := self.not_ready():
+            raise Refused(f"strategy {strategy.strategy_name} not started: {why}")
         self.cta.start_strategy(strategy.strategy_name)
         if not strategy.trading:
             raise Failed(f"strategy {strategy.strategy_name} failed to start: "

@@ -199,6 +199,12 @@ class CoreApp:
         for strategy in self.cta.strategies.values():
             self.on_strategy(self.cta.strategy_state(strategy))
 
+    def _not_ready(self) -> str:
+        status = self.tracker.current
+        if status.state == GatewayState.LOGGED_IN:
+            return ""
+        return f"the gateway is not ready to trade ({status.state.value}{': ' + status.reason if status.reason else ''})"
+
     def _gateway_reported_account(self) -> bool:
         return (self.tracker.current.state == GatewayState.LOGGED_IN and self.main_engine is not None
                 and bool(self.main_engine.get_all_accounts()))
@@ -346,7 +352,7 @@ class CoreApp:
     def _handlers(self) -> dict[CommandType, Any]:
         assert self.main_engine is not None and self.cta is not None and self.runner is not None
         actions = TradingActions(self.main_engine, self.cta, self.main_engine.get_all_gateway_names()[0],
-                                 margin_guard=self.margin_guard)
+                                 margin_guard=self.margin_guard, not_ready=self._not_ready)
         timeout = self.config.core.command_ttl_s
 
         def on_event_thread(func: Any) -> Any:

@@ -101,6 +101,21 @@ def test_init_start_stop_by_command(strat_core: CoreHarness, db: Database) -> No
     assert json.loads(rows[0]["setting"])["fast_window"] == 2
 
 
+def test_a_strategy_is_not_started_while_the_gateway_is_not_ready(strat_core: CoreHarness) -> None:
+    """On CTP the gateway is SETTLING between login and the settlement confirmation: no trading."""
+    from common.contract import GatewayState
+
+    core = strat_core
+    assert core.send(CommandType.STRATEGY_INIT, name="ma").status == CommandStatus.DONE
+    eventually(lambda: strategy_state(core, "ma")["state"] == "INITED")
+    core.app.tracker.set(GatewayState.SETTLING, "settlement confirmation pending")
+    refused = core.send(CommandType.STRATEGY_START, name="ma")
+    assert refused.status == CommandStatus.REFUSED and "SETTLING" in refused.reason
+    assert not core.app.cta.strategies["ma"].trading
+    core.app.tracker.set(GatewayState.LOGGED_IN, "ready")
+    assert core.send(CommandType.STRATEGY_START, name="ma").status == CommandStatus.DONE
+
+
 def start_class(core: CoreHarness, cls: type, name: str) -> None:
     cta = core.app.cta
     cta.classes[cls.__name__] = cls
