@@ -36,8 +36,6 @@ from common.contract import (
     Heartbeat,
     Keys,
     MainContract,
-    StrategyState,
-    TriggerRecord,
     now_ms,
 )
 from common.db import connect as db_connect
@@ -51,6 +49,7 @@ from core_service.config_watcher import ConfigWatcher
 from core_service.contracts_table import wire_rates
 from core_service.control_socket import ControlServer, socket_path
 from core_service.cta import ArbigCtaEngine
+from core_service.cta_sink import RecordingSink
 from core_service.gateway_status import GatewayStatusTracker, LoginWatchdog, describe_transition
 from core_service.gateways import add_gateway, connect_gateway
 from core_service.guarded_events import GuardedEventEngine
@@ -128,7 +127,6 @@ class CoreApp:
         if hasattr(gateway, "broker_error_listener"):
             gateway.broker_error_listener = self._on_broker_error
         self.cta = self.main_engine.add_app(ArbigCtaApp)  # type: ignore[assignment]
-        self.cta.sink = self  # type: ignore[union-attr]
         self.recorder = Recorder(
             self.event_engine, self.keys, self.publisher, self.writer,
             tick_maxlen=self.config.redis.tick_maxlen, event_maxlen=self.config.redis.event_maxlen,
@@ -138,6 +136,7 @@ class CoreApp:
         self.recorder.order_listeners.append(self.cta.on_order_update)  # type: ignore[union-attr]
         self.recorder.contract_listeners.append(self._on_contract)
         self.recorder.start()
+        self.cta.sink = RecordingSink(self.recorder, self.writer, self.publisher, self.keys)  # type: ignore[union-attr]
         wire_rates(self.recorder.contracts, gateway, self.config)  # sim: its settings; CTP: the rate queries
         self.margin_guard = MarginGuard(self.recorder.contracts.rates, self.recorder.contracts.size,
                                         self.main_engine.get_all_accounts)
@@ -197,7 +196,7 @@ class CoreApp:
         StrategySetup(self.config, self.cta, self.main_engine, self.runner, self._report, self.recovery,
                       ready=self._gateway_reported_account, halted=self.beats.halted.is_set).run(self._main_symbol)
         for strategy in self.cta.strategies.values():
-            self.on_strategy(self.cta.strategy_state(strategy))
+            self.cta.sink.on_strategy(self.cta.strategy_state(strategy))  # type: ignore[union-attr]
 
     def _not_ready(self) -> str:
         status = self.tracker.current
@@ -212,33 +211,6 @@ class CoreApp:
     def _strategy_of_order(self, vt_orderid: str) -> str | None:
         strategy = self.cta.orderid_strategy_map.get(vt_orderid) if self.cta else None
         return strategy.strategy_name if strategy else None
-
-    # CtaSink -------------------------------------------------------
-    def on_trigger(self, record: TriggerRecord) -> None:
-        assert self.recorder is not None
-        self.writer.put({"kind": "trigger", **record.model_dump(), "ts": str(ser.ms_to_db(record.ts_ms)),
-                         "trading_day": ser.day_to_db(record.trading_day),
-                         "vt_orderids": ",".join(record.vt_orderids)})
-        self.recorder.publish_event("trigger", record.model_dump())
-
-    def on_trigger_result(self, uid: str, result: str, error: str) -> None:
-        assert self.recorder is not None
-        self.writer.put({"kind": "trigger_result", "uid": uid, "result": result, "error": error})
-        self.recorder.publish_event("trigger", {"uid": uid, "result": result, "error": error, "update": True})
-
-    def on_strategy(self, state: StrategyState) -> None:
-        if self.recorder is None:
-            return
-        self.publisher.hset_state(self.keys.strategies, state.name, state.to_json())
-        self.recorder.publish_event("strategy", state.model_dump())
-        self.writer.put({"kind": "strategy_config", "name": state.name, "class_name": state.class_name,
-                         "vt_symbol": state.vt_symbol, "setting": state.parameters,
-                         "updated_at": str(ser.ms_to_db(state.ts_ms))})
-
-    def on_strategy_error(self, name: str, error: str) -> None:
-        if self.recorder:
-            self.recorder.system_event("strategy_error", f"strategy {name} raised and was stopped: {error}",
-                                       "ERROR", strategy=name)
 
     # ------------------------------------------------------------ gateway state
     def _on_gateway_status(self, new: GatewayStatus, old: GatewayStatus) -> None:
