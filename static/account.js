@@ -1,5 +1,7 @@
-/* Account page: balances with live unrealized PnL, equity curve from snapshots (range choice) plus the live point,
-   and performance figures for the same range (re-read when a fill arrives). */
+/* Account page: every figure the broker states (balance, available, margin, frozen, commission, close and
+   position profit, pre-balance, deposit/withdraw, trading day) beside the live equity and position profit, and
+   how fresh it is; equity curve from snapshots (range choice) plus the live point, and performance figures for
+   the same range (re-read when a fill arrives). */
 "use strict";
 (function () {
   const A = window.ARBIG, $ = A.$;
@@ -10,18 +12,35 @@
     el.textContent = pnl ? A.signed(v) : A.num(v);
     el.className = "num" + (pnl ? " " + A.pnlClass(v) : "");
   }
+  /* [element id, field, signed PnL?]: every figure the broker states, plus the live ones computed from ticks. */
+  const FIGURES = [
+    ["a-static-balance", "static_balance"], ["a-live-balance", "live_balance"], ["a-balance", "balance"],
+    ["a-available", "available"], ["a-margin", "margin"], ["a-frozen-margin", "frozen_margin"],
+    ["a-frozen-commission", "frozen_commission"], ["a-frozen-cash", "frozen_cash"], ["a-frozen", "frozen"],
+    ["a-commission", "commission"], ["a-realized", "realized_pnl", true], ["a-unrealized", "unrealized_pnl", true],
+    ["a-live-unrealized", "live_unrealized_pnl", true], ["a-pre-balance", "pre_balance"], ["a-deposit", "deposit"],
+    ["a-withdraw", "withdraw"], ["a-withdraw-quota", "withdraw_quota"],
+  ];
+  const OLD_ACCOUNT_S = 60;  // the gateway reports the account every few seconds (CTP's query cycle ~4 s)
   function render(a) {
     account = a;
     $("#a-empty").classList.toggle("hidden", !!a);
     if (!a) return;
     $("#a-id").textContent = a.gateway + " · " + a.accountid;
-    set("a-live-balance", a.live_balance); set("a-balance", a.balance); set("a-available", a.available);
-    set("a-margin", a.margin); set("a-frozen", a.frozen); set("a-realized", a.realized_pnl, true);
-    set("a-live-unrealized", a.live_unrealized_pnl, true); set("a-unrealized", a.unrealized_pnl, true);
-    set("a-commission", a.commission); set("a-pre-balance", a.pre_balance);
+    FIGURES.forEach(([id, field, pnl]) => set(id, a[field], pnl));
     $("#a-day").textContent = a.trading_day || A.t("none");
+    renderAge();
     live = [A.serverNow(), a.live_balance];
     redraw();
+  }
+  /* How fresh the account is: the time the core stamped it and its age (ticks every second). */
+  function renderAge() {
+    const el = $("#a-updated");
+    if (!account || !account.ts_ms) { el.textContent = A.t("none"); return; }
+    const age = Math.max(0, (A.serverNow() - account.ts_ms) / 1000);
+    el.textContent = A.t("acc_age", { t: A.fmtTime(account.ts_ms), age: A.ageText(age) });
+    el.className = "text mono" + (age > OLD_ACCOUNT_S ? " warn" : "");
+    el.title = age > OLD_ACCOUNT_S ? A.t("acc_old", { age: A.ageText(age) }) : A.fmtDateTime(account.ts_ms, true);
   }
   const redraw = A.throttled(() => {
     const data = history.slice();
@@ -97,5 +116,6 @@
   A.on("trades", (data, kind) => { if (kind === "update") perfSoon(); });
   A.subscribe(["account", "trades"]);
   A.onLang(() => { render(account); renderPerf(); });
+  setInterval(renderAge, 1000);
   choose("today");
 })();

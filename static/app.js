@@ -1,6 +1,9 @@
 /* ARBIG console: shared helpers (i18n, formatting, API with CSRF, confirmation dialog, commands)
    and the live WebSocket client (subscribe, snapshots, reconnect with backoff, staleness header,
-   Redis/MySQL pills and the outage banner: with Redis down commands are greyed and refused here). */
+   Redis/MySQL pills and the outage banner: with Redis down commands are greyed and refused here;
+   the gateway pill and the trade gate: while the gateway is not ready (or the core, Redis or the page's
+   connection is down) the trade buttons are disabled with the reason and live figures are badged
+   "not tradable"; broker errors as notices that stay until dismissed, on every page). */
 "use strict";
 (function () {
   const body = document.body;
@@ -173,7 +176,9 @@
     const stale = state.ws !== "open" || !st || st.stale;
     $("#stale-badge").classList.toggle("hidden", !stale);
     renderStores(st);
+    renderGateway(st);
     renderBanner(st);
+    renderGate();
   }
   /* Redis and the web's MySQL: a pill each; with Redis down the command buttons are greyed (CSS). */
   function renderStores(st) {
@@ -196,6 +201,106 @@
     } else if (st && st.stale) { text = t("banner_stale", { s: st.stale_after_s }); cls = "warn"; kind = "stale"; }
     banner.textContent = text; banner.className = "banner " + cls + (text ? "" : " hidden");
     banner.dataset.kind = kind;
+  }
+
+  /* The gateway pill: READY only when LOGGED_IN (logged in, settlement confirmed, instruments loaded). */
+  const GW_CLASS = { LOGGED_IN: "ok", STARTING: "warn", CONNECTING: "warn", CONNECTED: "warn", SETTLING: "warn",
+    SETTLEMENT_FAILED: "bad", DISCONNECTED: "bad", LOGIN_FAILED: "bad", LOGIN_TIMEOUT: "bad", STOPPED: "bad" };
+  function gatewayText(gw) { return gw ? t("gws_" + gw.state) : t("gws_unknown"); }
+  function renderGateway(st) {
+    const el = $("#gw-state"), gw = st && st.gateway;
+    if (!el) return;
+    setPill(el, gw ? (GW_CLASS[gw.state] || "bad") : st && st.core_alive === false ? "bad" : "warn",
+      t("gw_pill", { state: gatewayText(gw) }));
+    el.dataset.state = gw ? gw.state : "";
+    el.title = gw ? [gw.name + " " + gw.state, gw.reason, t("gw_since") + " " + fmtDateTime(gw.since_ms)].filter(Boolean).join(" · ")
+      : st && st.core_alive === false ? t("core_down") : "";
+  }
+  /* Why no trade can be sent now ("" when one can): the page is not connected, Redis or the core is down,
+     or the gateway is not LOGGED_IN. The emergency stop is not gated by this (only by Redis, above). */
+  function tradeBlock() {
+    const st = state.status;
+    if (state.ws !== "open") return t("nt_ws");
+    if (!st) return t("nt_unknown");
+    if (st.redis_ok === false) return t("nt_redis");
+    if (st.core_alive !== true) return t("nt_core");
+    const gw = st.gateway;
+    if (!gw || gw.state !== "LOGGED_IN") return t("nt_gateway", { state: gatewayText(gw) });
+    return "";
+  }
+  const TRADE_BUTTONS = ".close-btn, .cancel-btn, .s-start";
+  const gateListeners = [];
+  let gate = null;
+  function renderGate() {
+    const reason = tradeBlock();
+    if (reason === gate) return;
+    gate = reason;
+    body.classList.toggle("not-tradable", !!reason);
+    document.querySelectorAll(".nt-badge").forEach((el) => { el.classList.toggle("hidden", !reason); el.title = reason; });
+    if (reason) document.querySelectorAll(TRADE_BUTTONS).forEach((b) => { b.disabled = true; b.title = reason; });
+    gateListeners.forEach((fn) => { try { fn(reason); } catch (e) { console.error(e); } });  // pages restore their own state
+  }
+  /* A trade button's state: disabled when the page says so or the gate is closed, with the gate's reason as title. */
+  function gateButton(btn, ownDisabled) {
+    const reason = tradeBlock();
+    btn.disabled = !!ownDisabled || !!reason;
+    btn.title = reason;
+  }
+
+  /* ---------------------------------------------------------------- broker errors: notices until dismissed */
+  const MAX_NOTICES = 5, NOTICE_RECENT_MS = 3600 * 1000, DISMISSED_KEY = "arbig.dismissed", DISMISSED_MAX = 300;
+  const notices = new Map();  // key -> system event
+  function noticeKey(e) { return e.ts_ms + "|" + e.kind + "|" + String(e.message || "").slice(0, 200); }
+  function dismissed() {
+    try { return JSON.parse(localStorage.getItem(DISMISSED_KEY) || "[]"); } catch (e) { return []; }
+  }
+  function dismiss(keys) {
+    const list = dismissed().filter((k) => !keys.includes(k)).concat(keys).slice(-DISMISSED_MAX);
+    localStorage.setItem(DISMISSED_KEY, JSON.stringify(list));
+    keys.forEach((k) => notices.delete(k));
+    renderNotices();
+  }
+  /* A broker refusal (kind broker_error; one the front replays at login is an old one: not a notice), or any
+     ERROR event about an order. */
+  function isNotice(e) {
+    const detail = e.detail || {};
+    if (e.kind === "broker_error") return !detail.replayed;
+    return e.level === "ERROR" && !!detail.vt_orderid;
+  }
+  function onSystemEvent(data, kind) {
+    const list = kind === "snapshot" ? (data || []).filter((e) => serverNow() - e.ts_ms < NOTICE_RECENT_MS) : [data];
+    const gone = new Set(dismissed());
+    let added = false;
+    for (const e of list) {
+      if (!e || !isNotice(e)) continue;
+      const key = noticeKey(e);
+      if (gone.has(key) || notices.has(key)) continue;
+      notices.set(key, e); added = true;
+    }
+    if (added) renderNotices();
+  }
+  function noticeHtml(key, e) {
+    const d = e.detail || {};
+    const head = e.kind === "broker_error" ? t("notice_broker") : t("notice_error");
+    const what = [d.symbol, d.vt_orderid].filter(Boolean).join(" ");
+    return '<div class="notice ' + (e.level === "ERROR" ? "bad" : "warn") + '" data-key="' + esc(key) + '" data-kind="' + esc(e.kind) + '">'
+      + "<div class='nhead'><b>" + esc(head) + "</b><span class='mono'>" + esc(fmtDateTime(e.ts_ms)) + "</span>"
+      + (what ? "<span class='mono'>" + esc(what) + "</span>" : "")
+      + "<button class='notice-x' title='" + esc(t("dismiss")) + "'>×</button></div>"
+      + "<div class='nmsg'>" + esc(e.message) + "</div></div>";
+  }
+  function renderNotices() {
+    const box = $("#notices");
+    if (!box) return;
+    const all = Array.from(notices.entries()).sort((a, b) => b[1].ts_ms - a[1].ts_ms);
+    const shown = all.slice(0, MAX_NOTICES), more = all.length - shown.length;
+    box.innerHTML = shown.map(([k, e]) => noticeHtml(k, e)).join("")
+      + (all.length > 1 ? "<div class='notice-tools'>" + (more > 0 ? "<span>" + esc(t("notice_more", { n: more })) + "</span> " : "")
+        + "<a href='/'>" + esc(t("notice_system")) + "</a> <button class='notice-all'>" + esc(t("dismiss_all")) + "</button></div>" : "");
+    box.classList.toggle("hidden", all.length === 0);
+    box.querySelectorAll(".notice-x").forEach((b) => { b.onclick = () => dismiss([b.closest(".notice").dataset.key]); });
+    const allBtn = $(".notice-all", box);
+    if (allBtn) allBtn.onclick = () => dismiss(all.map(([k]) => k));
   }
 
   /* ---------------------------------------------------------------- live WebSocket client */
@@ -280,7 +385,9 @@
       if (recovered && ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ op: "subscribe", topics: Array.from(topics) }));
     });
     topics.add("heartbeat");
-    langListeners.push(renderHeader);
+    on("system", onSystemEvent);
+    topics.add("system");
+    langListeners.push(renderHeader, renderNotices);
     applyI18n(); renderHeader();
     setInterval(renderHeader, 1000);
     connect();
@@ -288,6 +395,6 @@
 
   window.ARBIG = { t, applyI18n, onLang: (fn) => langListeners.push(fn), lang: () => lang, fmtDateTime, fmtTime, num, signed,
     pnlClass, ageText, esc, api, detailText, confirmCommand, openDialog, showOutcome, newCommandId, on, subscribe,
-    unsubscribe, state, serverNow, $ };
+    unsubscribe, state, serverNow, $, tradeBlock, gateButton, onTradeGate: (fn) => gateListeners.push(fn) };
   document.addEventListener("DOMContentLoaded", initChrome);
 })();

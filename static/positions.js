@@ -1,5 +1,7 @@
-/* Positions page: live positions with PnL, one close button per row (second confirmation showing exactly
-   what will be sent), and today's orders with cancel. No batch close. */
+/* Positions page: live positions with both prices (average open price and the broker's settlement-based cost)
+   and the PnL against each, one close button per row (second confirmation showing exactly what will be sent),
+   and today's orders (rejected ones with the broker's reason) with cancel. No batch close. Close and cancel are
+   disabled, with the reason, while the trade gate (app.js) is closed. */
 "use strict";
 (function () {
   const A = window.ARBIG, $ = A.$;
@@ -8,14 +10,20 @@
   const busy = new Map(); // row key -> time the close was confirmed (button stays disabled meanwhile)
 
   function dirLabel(d) { return A.t(d) + " " + d; }
+  /* A PnL cell: live when there is a price, else the gateway's figure marked with * (title says so). */
+  function pnlCell(cls, v, live) {
+    return "<td class='num " + cls + " " + A.pnlClass(v) + "'" + (live ? "" : " title='" + A.esc(A.t("pnl_core")) + "'") + ">"
+      + A.signed(v) + (live ? "" : "*") + "</td>";
+  }
   function rowHtml(r) {
-    const pnlTitle = r.pnl_source === "live" ? "" : ' title="no live price: PnL as reported by the core"';
-    const disabled = busy.has(r.key) ? " disabled" : "";
+    const live = r.pnl_source === "live", gate = A.tradeBlock();
+    const disabled = busy.has(r.key) || gate ? " disabled" : "";
     return '<tr data-key="' + A.esc(r.key) + '"><td class="mono">' + A.esc(r.vt_symbol) + "</td><td class='" + (r.direction === "LONG" ? "up" : "down") + "'>"
       + A.esc(dirLabel(r.direction)) + "</td><td class='num'>" + A.num(r.volume, 0) + "</td><td class='num'>" + A.num(r.td_volume, 0) + " / " + A.num(r.yd_volume, 0)
-      + "</td><td class='num'>" + A.num(r.frozen, 0) + "</td><td class='num'>" + A.num(r.price, 3) + "</td><td class='num'>" + A.num(r.last_price)
-      + "</td><td class='num " + A.pnlClass(r.pnl) + "'" + pnlTitle + ">" + A.signed(r.pnl) + (r.pnl_source === "live" ? "" : "*")
-      + "</td><td class='num'>" + A.num(r.margin) + "</td><td><button class='danger close-btn'" + disabled + ">" + A.esc(A.t("close_btn")) + "</button></td></tr>";
+      + "</td><td class='num'>" + A.num(r.frozen, 0) + "</td><td class='num c-price'>" + A.num(r.price, 3) + "</td>" + pnlCell("c-pnl", r.pnl, live)
+      + "<td class='num c-cost'>" + A.num(r.cost_price, 3) + "</td>" + pnlCell("c-mtm", r.mtm_pnl, live)
+      + "<td class='num c-last'>" + A.num(r.last_price) + "</td><td class='num'>" + A.num(r.margin)
+      + "</td><td><button class='danger close-btn'" + disabled + " title='" + A.esc(gate) + "'>" + A.esc(A.t("close_btn")) + "</button></td></tr>";
   }
   function renderPositions() {
     const tbody = $("#pos-body");
@@ -25,7 +33,7 @@
       updateInPlace(tbody);  // same rows: touch only the cells, so a click on a button is never lost
       return;
     }
-    tbody.innerHTML = rows.length ? rows.map(rowHtml).join("") : "<tr><td colspan=10 class='empty'>" + A.esc(A.t("no_positions")) + "</td></tr>";
+    tbody.innerHTML = rows.length ? rows.map(rowHtml).join("") : "<tr><td colspan=12 class='empty'>" + A.esc(A.t("no_positions")) + "</td></tr>";
     tbody.querySelectorAll(".close-btn").forEach((btn) => {
       const key = btn.closest("tr").dataset.key;
       btn.onclick = () => openClose(rows.find((r) => r.key === key));
@@ -41,7 +49,7 @@
         cells[c].className = fresh[c].className; cells[c].title = fresh[c].title;
       }
       const btn = cells[cells.length - 1].querySelector("button");
-      btn.disabled = busy.has(r.key); btn.textContent = A.t("close_btn");
+      A.gateButton(btn, busy.has(r.key)); btn.textContent = A.t("close_btn");
     });
   }
 
@@ -98,19 +106,29 @@
     renderPositions();
   }
 
-  function orderRow(o) {
-    const active = ["SUBMITTING", "NOTTRADED", "PARTTRADED"].includes(o.status);
-    return "<tr><td class='mono'>" + A.esc(A.fmtTime(o.ts_ms)) + "</td><td class='mono'>" + A.esc(o.vt_orderid) + "</td><td class='mono'>" + A.esc(o.symbol)
-      + "</td><td>" + A.esc(o.direction) + "</td><td>" + A.esc(o.offset) + "</td><td>" + A.esc(o.type) + "</td><td class='num'>" + A.num(o.price)
-      + "</td><td class='num'>" + A.num(o.volume, 0) + "</td><td class='num'>" + A.num(o.traded, 0) + "</td><td title='" + A.esc(o.reason) + "'>" + A.esc(o.status)
-      + "</td><td>" + (active ? "<button class='cancel-btn' data-id='" + A.esc(o.vt_orderid) + "'>" + A.esc(A.t("cancel_btn")) + "</button>" : "") + "</td></tr>";
+  const ACTIVE = ["SUBMITTING", "NOTTRADED", "PARTTRADED"];
+  function statusLabel(status) {
+    const key = "os_" + status, text = A.t(key);
+    return text === key ? status : text + " " + status;
   }
+  function orderRow(o) {
+    const active = ACTIVE.includes(o.status), gate = A.tradeBlock();
+    const cls = o.status === "REJECTED" ? "bad" : o.status === "CANCELLED" ? "muted" : o.status === "ALLTRADED" ? "ok" : "";
+    return "<tr data-id='" + A.esc(o.vt_orderid) + "' data-status='" + A.esc(o.status) + "'><td class='mono'>" + A.esc(A.fmtTime(o.ts_ms))
+      + "</td><td class='mono'>" + A.esc(o.vt_orderid) + "</td><td class='mono'>" + A.esc(o.symbol)
+      + "</td><td>" + A.esc(o.direction) + "</td><td>" + A.esc(o.offset) + "</td><td>" + A.esc(o.type) + "</td><td class='num'>" + A.num(o.price)
+      + "</td><td class='num'>" + A.num(o.volume, 0) + "</td><td class='num'>" + A.num(o.traded, 0) + "</td><td class='o-status " + cls + "'>"
+      + A.esc(statusLabel(o.status)) + "</td><td class='wrap o-reason " + (o.status === "REJECTED" ? "bad" : "") + "'>" + A.esc(o.reason)
+      + "</td><td>" + (active ? "<button class='cancel-btn' data-id='" + A.esc(o.vt_orderid) + "'" + (gate ? " disabled" : "")
+        + " title='" + A.esc(gate) + "'>" + A.esc(A.t("cancel_btn")) + "</button>" : "") + "</td></tr>";
+  }
+  /* Today's orders, newest first: rejected and cancelled ones too (with the broker's reason), unless "active only". */
   function renderOrders() {
     const activeOnly = $("#active-only").checked;
-    const list = Array.from(orders.values()).filter((o) => !activeOnly || ["SUBMITTING", "NOTTRADED", "PARTTRADED"].includes(o.status))
+    const list = Array.from(orders.values()).filter((o) => !activeOnly || ACTIVE.includes(o.status))
       .sort((a, b) => b.ts_ms - a.ts_ms);
     const tbody = $("#orders-body");
-    tbody.innerHTML = list.length ? list.map(orderRow).join("") : "<tr><td colspan=11 class='empty'>" + A.esc(A.t("no_orders")) + "</td></tr>";
+    tbody.innerHTML = list.length ? list.map(orderRow).join("") : "<tr><td colspan=12 class='empty'>" + A.esc(A.t("no_orders")) + "</td></tr>";
     tbody.querySelectorAll(".cancel-btn").forEach((btn) => {
       btn.onclick = () => A.confirmCommand({ title: A.t("cancel_btn"), type: "order.cancel", params: { vt_orderid: btn.dataset.id }, danger: true });
     });
@@ -125,4 +143,5 @@
   A.subscribe(["positions", "orders"]);
   $("#active-only").onchange = renderOrders;
   A.onLang(() => { renderPositions(); renderOrders(); });
+  A.onTradeGate(() => { renderPositions(); renderOrders(); });
 })();

@@ -1,5 +1,6 @@
-/* Strategy page: each strategy's class, contract, parameters, variables and state with init/start/stop,
-   and the trigger records (paginated from MySQL, new ones added live). */
+/* Strategy page: each strategy's class, contract, parameters, variables and state with init/start/stop (start
+   is disabled, with the reason, while the trade gate in app.js is closed; stop never is), and the trigger
+   records (paginated from MySQL, new ones added live). */
 "use strict";
 (function () {
   const A = window.ARBIG, $ = A.$;
@@ -34,7 +35,9 @@
     const enabled = buttonsState(s);
     for (const [cls, label] of [["s-init", "init"], ["s-start", "start"], ["s-stop", "stop"]]) {
       const btn = $("." + cls, sec);
-      btn.disabled = !enabled[cls]; btn.textContent = A.t(label);
+      if (cls === "s-start") A.gateButton(btn, !enabled[cls]);  // starting trades: only with the gateway ready
+      else btn.disabled = !enabled[cls];
+      btn.textContent = A.t(label);
     }
     const html = cardBody(s), body = $(".body", sec);
     if (body.innerHTML !== html) body.innerHTML = html;
@@ -102,6 +105,7 @@
   A.on("triggers", onTrigger);
   A.subscribe(["strategies", "triggers"]);
   $("#t-filter").onchange = () => pager.reset();
+  A.onTradeGate(renderStrategies);
   A.onLang(() => { rebuild($("#strategies"), Array.from(strategies.values()).sort((a, b) => a.name.localeCompare(b.name))); renderStrategies(); });
   pager.reset();
 })();

@@ -24,6 +24,7 @@ from common.contract import (
     OrderState,
     PositionState,
     StrategyState,
+    SystemEvent,
     TickMessage,
     new_uid,
     now_ms,
@@ -138,6 +139,28 @@ def write_order(r: redis.Redis, keys: Keys, state: OrderState, event: bool = Tru
     r.hset(keys.orders, state.vt_orderid, state.to_json())
     if event:
         publish(r, keys, "order", state.model_dump())
+
+
+def broker_error(message: str = "order rejected au2702 CTP.1_2_3 [OnRspOrderInsert]: ErrorID 31: CTP:资金不足",
+                 vt_orderid: str = "CTP.1_2_3", error_id: int = 31, error_kind: str = "order_insert",
+                 request: str = "OnRspOrderInsert", replayed: bool = False, **extra: Any) -> SystemEvent:
+    """A `broker_error` system event as the core records a broker refusal (CoreApp._on_broker_error)."""
+    detail: dict[str, Any] = dict(gateway="CTP", error_kind=error_kind, error_id=error_id,
+                                  error_message=message.rsplit(": ", 1)[-1], request=request, vt_orderid=vt_orderid,
+                                  symbol="au2702", replayed=replayed, ts_ms=now_ms())
+    data: dict[str, Any] = dict(kind="broker_error", message=message, level="WARNING" if replayed else "ERROR",
+                                detail=detail)
+    data.update(extra)
+    return SystemEvent(**data)
+
+
+def write_system_event(r: redis.Redis, keys: Keys, event: SystemEvent, db: Database | None = None) -> None:
+    """Publish a system event as the core does; with `db` also its system_events row (the pages' snapshot)."""
+    if db is not None:
+        db.execute("INSERT INTO system_events (uid, ts, level, kind, message, detail) VALUES (%s,%s,%s,%s,%s,%s)",
+                   (event.uid, datetime.fromtimestamp(event.ts_ms / 1000, tz=UTC).replace(tzinfo=None), event.level,
+                    event.kind, event.message[:1024], json.dumps(event.detail)))
+    publish(r, keys, "system", event.model_dump())
 
 
 # ---------------------------------------------------------------- MySQL rows (as the core records them)
