@@ -137,9 +137,13 @@ class SimExchange:
         f = self.ledger.figures(self._active())
         account = AccountData(accountid=ACCOUNT_ID, balance=f.balance, frozen=f.frozen, gateway_name=self.gateway_name)
         account.available = f.available
-        account.extra = {
+        frozen_commission = self.ledger.frozen_commission(self._active())
+        account.extra = {  # the keys and meanings of the CTP gateway's (core_service/ctp_account.py)
             "margin": f.margin, "commission": f.commission, "realized_pnl": f.realized_pnl,
             "unrealized_pnl": f.unrealized_pnl, "pre_balance": f.pre_balance, "trading_day": f.trading_day,
+            "frozen_margin": round(f.frozen - frozen_commission, 2), "frozen_commission": frozen_commission,
+            "frozen_cash": 0.0, "deposit": 0.0, "withdraw": 0.0,
+            "withdraw_quota": max(0.0, round(f.available, 2)),
         }
         return account
 

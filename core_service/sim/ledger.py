@@ -141,6 +141,11 @@ class Ledger:
     def frozen_cash(self, active: Iterable[OrderData]) -> float:
         return round(sum((self.open_cost(o.price, remaining(o)) for o in active if o.offset == Offset.OPEN), 0.0), 2)
 
+    def frozen_commission(self, active: Iterable[OrderData]) -> float:
+        """The commission part of `frozen_cash` (the rest is margin), as CTP's FrozenCommission."""
+        return round(sum((self.commission_for(Offset.OPEN, remaining(o)) for o in active if o.offset == Offset.OPEN),
+                         0.0), 2)
+
     def frozen_volume(self, symbol: str, direction: Direction, active: Iterable[OrderData]) -> tuple[int, int]:
         """(today, yesterday) lots of a position reserved by pending close orders."""
         td = yd = 0

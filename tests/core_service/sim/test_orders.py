@@ -142,6 +142,9 @@ def test_pending_opens_freeze_funds(start_sim) -> None:
     sim.wait_order(resting, Status.NOTTRADED)
     frozen = 0.10 * 949.00 * 1000 * 5 + 5 * 10.0
     eventually(lambda: sim.account().frozen == pytest.approx(frozen), what="frozen")
+    extra = sim.account().extra  # split as CTP's FrozenMargin / FrozenCommission
+    assert extra["frozen_margin"] == pytest.approx(0.10 * 949.00 * 1000 * 5)
+    assert extra["frozen_commission"] == pytest.approx(5 * 10.0)
     assert sim.account().available == pytest.approx(1_000_000.0 - frozen)
     too_much = sim.send(BUY, 6, 949.00)
     assert "not enough available funds" in sim.wait_order(too_much, Status.REJECTED).extra["reason"]
