@@ -92,6 +92,19 @@
     $("#p-notes").innerHTML = (perf.unmatched_close_volume ? note("warn", A.t("p_unmatched", { v: perf.unmatched_close_volume })) : "")
       + (perf.fills_truncated ? note("warn", A.t("p_truncated", { n: perf.fills_considered })) : "")
       + (lots ? '<div class="muted">' + A.esc(A.t("p_open_lots", { lots })) + "</div>" : "");
+    renderLedger(perf.ledger || []);
+  }
+  /* The daily check against the broker: a difference above one tick value is a warning here. */
+  function renderLedger(rows) {
+    const money = (v) => (v === null || v === undefined ? "—" : A.num(v, 2));
+    $("#ledger-wrap").classList.toggle("hidden", rows.length === 0);
+    $("#ledger").innerHTML = rows.map((r) => "<tr data-day='" + A.esc(r.trading_day) + "' class='" + (r.verdict === "mismatch" ? "bad" : "")
+      + "'><td class='mono'>" + A.esc(r.trading_day) + "</td><td class='num'>" + money(r.realized_pnl) + "</td><td class='num'>"
+      + money(r.broker_realized_pnl) + "</td><td class='num'>" + money(r.pnl_diff) + "</td><td class='num'>" + money(r.commission)
+      + "</td><td class='num'>" + money(r.broker_commission) + "</td><td title='" + A.esc(r.note || "") + "'>"
+      + A.esc(A.t("l_" + r.verdict)) + "</td></tr>").join("");
+    const bad = rows.filter((r) => r.verdict === "mismatch");
+    $("#ledger-warn").innerHTML = bad.length ? note("bad", A.t("l_warn", { days: bad.map((r) => r.trading_day).join(", ") })) : "";
   }
   async function loadPerf() {
     const asked = range;

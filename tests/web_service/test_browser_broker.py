@@ -255,3 +255,24 @@ def test_broker_errors_show_as_notices_and_as_the_orders_reason(
     assert len(shown) == 5 and "#5" in shown[0] and "#1" in shown[4], shown
     tab.click(".notice-all")
     assert notice_texts(tab) == [] and not tab.is_visible("#notices")
+
+
+def test_a_ledger_mismatch_with_the_broker_is_a_warning_on_the_account_page(
+        web: WebServer, tab: Any, redis_client: redis.Redis, keys: Keys, db: Database) -> None:
+    """pnl_records (written by the core's writer) above one tick value apart: the account page warns."""
+    heartbeat(redis_client, keys, GatewayState.LOGGED_IN)
+    columns = ("gateway, accountid, trading_day, symbol, realized_pnl, realized_pnl_open, commission, closed_volume,"
+               " trades, broker_realized_pnl, broker_commission, pnl_diff, commission_diff, verdict, note, computed_at")
+    today = datetime.now(CHINA_TZ).date()
+    for day, ours, broker, verdict in ((today, 10_500, 9_500, "mismatch"), (today.replace(day=1), 300, 300, "ok")):
+        db.execute(f"INSERT INTO pnl_records ({columns}) VALUES (%s,%s,%s,'',%s,%s,%s,1,2,%s,%s,%s,0,%s,'',NOW(3))",
+                   ("CTP", "8001", day, ours, ours, 20, broker, 20, ours - broker, verdict))
+    open_page(tab, web, "/account")
+    tab.click('#ranges button[data-range="all"]')
+    tab.locator("#ledger-warn .msg.bad").wait_for()
+    warning = tab.inner_text("#ledger-warn")
+    assert today.strftime("%Y-%m-%d") in warning and "与柜台对账不一致" in warning
+    row = tab.locator(f"#ledger tr[data-day='{today:%Y-%m-%d}']")
+    assert "1,000.00" in row.inner_text() and "不一致" in row.inner_text()
+    assert row.get_attribute("class") == "bad"
+    assert tab.locator("#ledger tr").count() == 2 and tab.locator("#ledger tr.bad").count() == 1
