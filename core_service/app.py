@@ -126,6 +126,8 @@ class CoreApp:
         gateway = add_gateway(self.main_engine, self.config)
         if hasattr(gateway, "broker_error_listener"):
             gateway.broker_error_listener = self._on_broker_error
+        if hasattr(gateway, "settlement_listener"):  # kept raw beside the day's ledger (pnl_records)
+            gateway.settlement_listener = self._on_settlement_statement
         self.cta = self.main_engine.add_app(ArbigCtaApp)  # type: ignore[assignment]
         self.recorder = Recorder(
             self.event_engine, self.keys, self.publisher, self.writer,
@@ -235,6 +237,11 @@ class CoreApp:
             self.recorder.system_event("broker_error", error.text, "WARNING" if error.replayed else "ERROR",
                                        **{f"error_{k}" if k in ("kind", "message") else k: v
                                           for k, v in error.model_dump(mode="json").items()})
+
+    def _on_settlement_statement(self, accountid: str, trading_day: str, text: str) -> None:
+        if self.recorder and self.main_engine:
+            self.recorder.settlement_statement(self.main_engine.get_all_gateway_names()[0], accountid, trading_day,
+                                               text)
 
     def _check_main_contract_known(self) -> None:
         if self.main_engine is None or self.beats.halted.is_set():

@@ -9,7 +9,9 @@ positions carry the broker's figures in `.extra` (`ctp_account`). Every broker e
 refused request becomes a `BrokerError` handed to `broker_error_listener`; an order refused or
 failing to cancel carries the reason in `extra["reason"]` (`ctp_orders`). After login the margin
 and commission rates of the subscribed and held contracts are queried within CTP's flow control
-(`ctp_queries`) into `contract_rates`, each update handed to `rates_listener`. Ticks carry the
+(`ctp_queries`) into `contract_rates`, each update handed to `rates_listener`; the broker's
+settlement statement of the last trading day is asked once per session and handed, as sent, to
+`settlement_listener(accountid, trading_day, text)` (`ctp_settlement`). Ticks carry the
 exchange's pre-settlement price in `tick.extra["pre_settlement"]`.
 """
 
@@ -54,6 +56,7 @@ from core_service.ctp_queries import (
 )
 from core_service.ctp_session import CtpSession
 from core_service.ctp_settings import ctp_setting, redacted
+from core_service.ctp_settlement import SettlementListener, SettlementStatement
 from core_service.ctp_td_api import ArbigTdApi
 from core_service.gateway_status import GatewayStatusTracker, LoginWatchdog
 
@@ -78,12 +81,14 @@ class ArbigCtpGateway(CtpGateway):
         self.queries = QueryPacer()
         self.session = CtpSession(self)
         self.orders = OrderBook(self)
+        self.statement = SettlementStatement(self)
         self.td_api: ArbigTdApi = ArbigTdApi(self)
         self.md_api: ArbigMdApi = ArbigMdApi(self)
         self.status_tracker = GatewayStatusTracker("ctp")
         self.login_watchdog: LoginWatchdog | None = None
         self.broker_error_listener: BrokerErrorListener | None = None
         self.rates_listener: RatesListener | None = None
+        self.settlement_listener: SettlementListener | None = None  # (accountid, trading_day, text)
         self.contract_rates: dict[str, ContractRates] = {}
         self._rates_asked: set[str] = set()
         self._error_times: dict[tuple[str, str, int, str], float] = {}

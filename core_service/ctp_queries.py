@@ -4,7 +4,8 @@ CTP takes about one query a second and answers -2/-3 to more. vnpy's CtpGateway 
 and the positions alternately every second timer tick; `QueryPacer` fits ARBIG's own queries
 (the instrument list, margin and commission rates) into the ticks vnpy leaves free, one query in
 flight at a time: every query sent (vnpy's included) is in flight until its last reply, an error
-reply or `reply_timeout_s`.
+reply or `reply_timeout_s`. Informational queries (the settlement statement) wait in a second,
+idle queue: sent only when nothing else is queued, and not before their `not_before` time.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class PendingQuery:
     name: str  # the CTP request, "ReqQryInstrumentMarginRate"
     send: Callable[[], int]  # sends it, returns the Req* call's return code
     failures: int = 0
+    max_failures: int = MAX_SEND_FAILURES  # refused sends (non-zero return codes) before it is dropped
+    not_before: float = 0.0  # idle queries: not sent before this time of the pacer's clock
 
 
 class QueryPacer:
@@ -41,6 +44,7 @@ class QueryPacer:
         self.clock = clock
         self._lock = threading.RLock()  # held while sending: the Req* wrappers call sent() back
         self._queue: deque[PendingQuery] = deque()
+        self._idle: deque[PendingQuery] = deque()  # informational: only when `_queue` is empty
         self._in_flight: tuple[int, str, float] | None = None  # (reqid, name, sent at)
 
     def sent(self, reqid: int, name: str) -> None:
@@ -70,36 +74,51 @@ class QueryPacer:
         with self._lock:
             return self._in_flight[1] if self._in_flight else ""
 
-    def add(self, query: PendingQuery) -> None:
+    def add(self, query: PendingQuery, *, idle: bool = False) -> None:
+        """Queue a query (once per key); `idle` ones wait until nothing else is queued."""
         with self._lock:
-            if all(q.key != query.key for q in self._queue):
-                self._queue.append(query)
+            if all(q.key != query.key for q in (*self._queue, *self._idle)):
+                (self._idle if idle else self._queue).append(query)
 
     def pending(self) -> list[str]:
         with self._lock:
             return [q.key for q in self._queue]
 
-    def pump(self) -> str:
-        """Send the first queued query if nothing is in flight; returns its key ('' if none sent)."""
+    def pending_idle(self) -> list[str]:
         with self._lock:
-            if not self._queue or self.busy():
+            return [q.key for q in self._idle]
+
+    def pump(self) -> str:
+        """Send the first queued query if nothing is in flight (an idle one only when nothing else
+        is queued); returns its key ('' if none sent)."""
+        with self._lock:
+            if self.busy():
                 return ""
-            query = self._queue[0]
+            queue, query = self._next()
+            if query is None:
+                return ""
             code = query.send()
             if code == 0:
-                self._queue.popleft()
+                queue.remove(query)
                 return query.key
             query.failures += 1  # kept first: sent again on the next free tick
-            if query.failures >= MAX_SEND_FAILURES:
+            if query.failures >= query.max_failures:
                 log.warning("CTP %s not sent after %d attempts (last code %d); dropped",
                             query.name, query.failures, code)
-                self._queue.popleft()
+                queue.remove(query)
             return ""
+
+    def _next(self) -> tuple[deque[PendingQuery], PendingQuery | None]:
+        if self._queue:
+            return self._queue, self._queue[0]
+        now = self.clock()
+        return self._idle, next((q for q in self._idle if q.not_before <= now), None)
 
     def clear(self) -> None:
         """Drop everything (the front disconnected: a new login queues its own queries)."""
         with self._lock:
             self._queue.clear()
+            self._idle.clear()
             self._in_flight = None
 
 

@@ -74,6 +74,7 @@ class CtpSession:
         self.retry.reset()
         self.settled = self.instruments_loaded = False
         self._instrument_queries = 0
+        self.gateway.statement.reset()  # asked once per login session
         self.trading_day = str(data.get("TradingDay") or "")
         day = f"trading day {self.trading_day}; " if self.trading_day else ""
         self.gateway.report_td(GatewayState.SETTLING, f"logged in, {day}confirming settlement")
@@ -147,6 +148,7 @@ class CtpSession:
             GatewayState.SETTLING, f"settlement confirmed{f' ({when})' if when else ''}; loading instruments"
         )
         self._query_instruments()
+        self.gateway.statement.request()  # informational: waits behind the instruments and rates
 
     def settlement_failed(self, error: dict[str, Any]) -> None:
         self.settled = False

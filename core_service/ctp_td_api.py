@@ -2,7 +2,8 @@
 
 Each callback stays thin and hands the CTP record to the part that owns it: `CtpSession` (login,
 settlement, instruments), `ctp_account` (account and merged SHFE positions), `OrderBook` (insert
-and cancel errors), the gateway (rates, BrokerErrors). Every Req* call's return code is checked:
+and cancel errors), `SettlementStatement` (the settlement statement), the gateway (rates,
+BrokerErrors). Every Req* call's return code is checked:
 -2/-3 (flow control) and, for orders, -1 become BrokerErrors; sent queries are tracked by the
 gateway's `QueryPacer` until their last reply.
 """
@@ -63,6 +64,7 @@ class ArbigTdApi(CtpTdApi):
     reqQryInvestorPosition = _checked("reqQryInvestorPosition")
     reqQryInstrumentMarginRate = _checked("reqQryInstrumentMarginRate")
     reqQryInstrumentCommissionRate = _checked("reqQryInstrumentCommissionRate")
+    reqQrySettlementInfo = _checked("reqQrySettlementInfo")
     reqOrderInsert = _checked("reqOrderInsert")
     reqOrderAction = _checked("reqOrderAction")
 
@@ -170,6 +172,10 @@ class ArbigTdApi(CtpTdApi):
             self.gateway.broker_error("query", error, request, symbol=symbol)
         elif data and symbol:
             self.gateway.rates_reply(part, symbol, data)
+
+    def onRspQrySettlementInfo(self, data: dict, error: dict, reqid: int, last: bool) -> None:
+        self.gateway.queries.replied(reqid, last or bool(error_id(error)))
+        self.gateway.statement.reply(data or {}, error, reqid, last)
 
     # ------------------------------------------------------------ orders and trades
 

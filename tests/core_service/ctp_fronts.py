@@ -20,7 +20,7 @@ from core_service.gateway_status import GatewayStatusTracker
 LIBRARY_REQUESTS = (
     "reqAuthenticate", "reqUserLogin", "reqSettlementInfoConfirm", "reqQryInstrument", "reqQryTradingAccount",
     "reqQryInvestorPosition", "reqQryInstrumentMarginRate", "reqQryInstrumentCommissionRate", "reqOrderInsert",
-    "reqOrderAction",
+    "reqOrderAction", "reqQrySettlementInfo",
 )  # fmt: skip
 
 
