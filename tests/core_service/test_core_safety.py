@@ -251,16 +251,3 @@ def test_after_a_crash_only_auto_restart_strategies_come_back_running(config_dic
     finally:
         harness.stop()
 
-
-def test_a_broker_error_becomes_an_error_system_event_with_its_fields(core: CoreHarness, db: Database) -> None:
-    """What the CTP gateway hands its listener (see test_ctp_broker_truth.py) is recorded and pushed."""
-    from core_service.broker_errors import BrokerError
-
-    core.app._on_broker_error(BrokerError(gateway="CTP", kind="order_insert", error_id=31, message="CTP:资金不足",
-                                          request="OnRspOrderInsert", vt_orderid="CTP.1_2_3", symbol="au2702"))
-    rows = eventually(lambda: db.query("SELECT level, message, detail FROM system_events WHERE kind='broker_error'"))
-    assert rows[0]["level"] == "ERROR" and "ErrorID 31: CTP:资金不足" in rows[0]["message"]
-    detail = json.loads(rows[0]["detail"])
-    assert detail["error_id"] == 31 and detail["vt_orderid"] == "CTP.1_2_3"
-    pushed = [json.loads(f["json"]) for _, f in core.redis.xrange(core.keys.events)]
-    assert any(e["type"] == "system" and e["data"]["kind"] == "broker_error" for e in pushed)
