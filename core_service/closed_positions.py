@@ -7,9 +7,12 @@ trade and its close is impossible (one transaction). An opening fill becomes a l
 a closing fill takes lots of the position it closes and writes one `positions_closed` row per lot:
   SHFE/INE: CLOSETODAY takes today's lots; CLOSE and CLOSEYESTERDAY lots of earlier trading days
             (SHFE treats CLOSE as close-yesterday); elsewhere CLOSE takes the oldest lots of any day.
-            Oldest first (FIFO, by open time) within those.
+            Oldest first (FIFO, by open time) within those; lots carried in from the broker's
+            position (`position_reconcile`: opened before recording, no opening trade) come first.
   A lot partly taken keeps the rest open (the row has the part taken). Volume no recorded lot covers
-  (an opening we never saw) is one row without lot and PnL: counted, never guessed.
+  (an opening we never saw) is one row without lot and PnL: counted, never guessed. A row that takes
+  a carried-in lot is marked `opened_before_recording`: its open price is the broker's average (PnL by
+  open price approximate), its opening commission unknown (the row has the closing fill's share).
 PnL per row, sign by the side closed, before commission:
   by open price   (close - open) x volume x size
   by settlement   today's lots: the same; a lot carried from an earlier day: against the settlement
@@ -70,14 +73,15 @@ def side_closed(fill_direction: str) -> str:
 @dataclass(frozen=True)
 class Lot:
     id: int
-    open_trade_id: int
-    open_tradeid: str
+    open_trade_id: int | None  # None: carried in from the broker's position (`position_reconcile`)
+    open_tradeid: str | None
     open_ts: datetime
     open_trading_day: date
     open_price: Decimal
     remaining: Decimal
     commission_left: Decimal | None
     strategy: str | None = None
+    before_recording: bool = False  # opened before recording: open price the broker's average
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,8 @@ class Piece:
 
 def pool(lots: list[Lot], close: Close) -> list[Lot]:
     """The open lots `close` may take, in the order it takes them."""
-    ordered = sorted((lot for lot in lots if lot.remaining > 0), key=lambda lot: (lot.open_ts, lot.id))
+    ordered = sorted((lot for lot in lots if lot.remaining > 0),
+                     key=lambda lot: (not lot.before_recording, lot.open_ts, lot.id))
     if close.offset == "CLOSETODAY":
         return [lot for lot in ordered if lot.open_trading_day == close.trading_day]
     if close.offset == "CLOSEYESTERDAY" or close.exchange in SPLIT_DAY_EXCHANGES:
@@ -178,14 +183,14 @@ INSERT_LOT = (
 )
 OPEN_LOTS = (
     "SELECT id, open_trade_id, open_tradeid, open_ts, open_trading_day, open_price, remaining, commission_left,"
-    " strategy FROM position_lots WHERE gateway = %s AND symbol = %s AND exchange = %s AND direction = %s"
-    " AND remaining > 0 ORDER BY open_ts, id FOR UPDATE"
+    " strategy, opened_before_recording FROM position_lots WHERE gateway = %s AND symbol = %s AND exchange = %s"
+    " AND direction = %s AND remaining > 0 ORDER BY open_ts, id FOR UPDATE"
 )
 UPDATE_LOT = "UPDATE position_lots SET remaining = %s, commission_left = %s WHERE id = %s"
 CLOSED_COLUMNS = (
     "gateway", "symbol", "exchange", "direction", "volume", "size", "lot_id", "open_trade_id", "open_tradeid",
-    "open_ts", "open_trading_day", "open_price", "open_strategy", "close_trade_id", "piece", "close_tradeid",
-    "close_orderid", "close_offset", "close_ts", "close_price", "trading_day", "carried", "settlement_price",
+    "open_ts", "open_trading_day", "open_price", "open_strategy", "opened_before_recording", "close_trade_id",
+    "piece", "close_tradeid", "close_orderid", "close_offset", "close_ts", "close_price", "trading_day", "carried", "settlement_price",
     "pnl_open", "pnl_settlement", "commission", "strategy", "exit_reason",
 )
 INSERT_CLOSED = (
@@ -210,7 +215,7 @@ RESETTLE = (
 )
 
 
-def _size(cur: Cursor, record: dict[str, Any]) -> Decimal:
+def contract_size(cur: Cursor, record: dict[str, Any]) -> Decimal:
     if record.get("size"):
         return dec(record["size"])
     cur.execute("SELECT size FROM contracts WHERE symbol = %s AND size IS NOT NULL LIMIT 1", (record["symbol"],))
@@ -232,12 +237,19 @@ def _origin(cur: Cursor, record: dict[str, Any]) -> tuple[str | None, str]:
     return strategy, exit_reason(strategy, row[0])
 
 
+def open_lots(cur: Cursor, gateway: str, symbol: str, exchange: str, side: str) -> list[Lot]:
+    """The open lots of one position, locked for this transaction."""
+    cur.execute(OPEN_LOTS, (gateway, symbol, exchange, side))
+    return [Lot(r[0], r[1], r[2], r[3], r[4], Decimal(r[5]), Decimal(r[6]), None if r[7] is None else Decimal(r[7]),
+                r[8], bool(r[9])) for r in cur.fetchall()]
+
+
 def apply_trade(cur: Cursor, record: dict[str, Any], trade_id: int) -> int:
     """Book a trade row just inserted (new): a lot for an opening, closed rows for a close. Returns
     the number of positions_closed rows written."""
     offset = str(record["offset"])
     commission = None if record.get("commission") is None else dec(record["commission"])
-    size = _size(cur, record)
+    size = contract_size(cur, record)
     day = date.fromisoformat(str(record["trading_day"]))
     if offset == "OPEN":
         cur.execute(INSERT_LOT, (record["gateway"], record["symbol"], record["exchange"], record["direction"],
@@ -247,9 +259,7 @@ def apply_trade(cur: Cursor, record: dict[str, Any], trade_id: int) -> int:
         return 0
     close = Close(side_closed(str(record["direction"])), offset, str(record["exchange"]), dec(record["price"]),
                   dec(record["volume"]), size, day, commission)
-    cur.execute(OPEN_LOTS, (record["gateway"], record["symbol"], record["exchange"], close.side))
-    lots = [Lot(r[0], r[1], r[2], r[3], r[4], Decimal(r[5]), Decimal(r[6]),
-                None if r[7] is None else Decimal(r[7]), r[8]) for r in cur.fetchall()]
+    lots = open_lots(cur, record["gateway"], record["symbol"], record["exchange"], close.side)
     chosen = pool(lots, close)
     settlement = None
     if any(lot.open_trading_day < day for lot in chosen):
@@ -266,8 +276,8 @@ def apply_trade(cur: Cursor, record: dict[str, Any], trade_id: int) -> int:
             record["gateway"], record["symbol"], record["exchange"], close.side, piece.volume, size,
             lot.id if lot else None, lot.open_trade_id if lot else None, lot.open_tradeid if lot else None,
             lot.open_ts if lot else None, lot.open_trading_day if lot else None, lot.open_price if lot else None,
-            lot.strategy if lot else None, trade_id, n, record["tradeid"], record["orderid"], offset, record["ts"],
-            close.price, day, int(piece.carried), piece.settlement, piece.pnl_open, piece.pnl_settlement,
+            lot.strategy if lot else None, int(bool(lot and lot.before_recording)), trade_id, n, record["tradeid"],
+            record["orderid"], offset, record["ts"], close.price, day, int(piece.carried), piece.settlement, piece.pnl_open, piece.pnl_settlement,
             piece.commission, strategy, reason,
         ))  # fmt: skip
     return len(pieces)

@@ -15,8 +15,12 @@ transaction: a lot for an opening, `positions_closed` rows for a close (`closed_
 close is written exactly once however often its trade arrives, and never lost to a crash or an
 outage between the trade and its close. Settlement prices, contracts (`contracts_table`) and the
 daily ledger (`pnl_ledger`) are written by code too; a ledger that turned mismatch is handed to the
-ledger handler after the commit. `broker_replies` is pruned here: rows older than
-`reply_keep_days`, in chunks, between batches.
+ledger handler after the commit. Each position record is reconciled with our open lots in the same
+transaction (`position_reconcile`: lots the broker holds that no recorded opening covers are carried
+in, more lots than the broker holds are a drift), when no trade of its symbol is unbooked (none later
+in the batch, none on the queue, not written from the spool); what it finds goes to the position
+handler after the commit. `broker_replies` is pruned here: rows older than `reply_keep_days`, in
+chunks, between batches.
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ from typing import Any, Generic, TypeVar
 
 import pymysql
 
-from core_service import closed_positions, conflicts, contracts_table, pnl_ledger
+from core_service import closed_positions, conflicts, contracts_table, pnl_ledger, position_reconcile
 from core_service.conflicts import Conflict
 from core_service.pnl_ledger import LedgerReport
+from core_service.position_reconcile import PositionReport, Reconciler
 from core_service.spool import Spool
 from core_service.writer_statements import KIND_ORDER, STATEMENTS, row_of
 
@@ -128,6 +133,9 @@ class MysqlWriter(threading.Thread):
         self._next_prune = 0.0
         self._conflicts: Reporter[Conflict] = Reporter(lambda c: c.message)
         self._ledgers: Reporter[LedgerReport] = Reporter(lambda r: r.message)
+        self._positions: Reporter[PositionReport] = Reporter(lambda r: r.message)
+        self.reconciler = Reconciler()
+        self._order: dict[int, tuple[int, bool]] = {}  # the batch's position records: Reconciler.batch
 
     # ------------------------------------------------------------ API
     def set_conflict_handler(self, handler: Callable[[Conflict], None]) -> None:
@@ -138,7 +146,12 @@ class MysqlWriter(threading.Thread):
         """Who hears about a day's ledger turning mismatch (our figures against the broker's)."""
         self._ledgers.set_handler(handler)
 
+    def set_position_handler(self, handler: Callable[[PositionReport], None]) -> None:
+        """Who hears about lots carried in from the broker's positions, and about drifts."""
+        self._positions.set_handler(handler)
+
     def put(self, record: dict[str, Any]) -> None:
+        self.reconciler.put(record)
         self._queue.put(record)
 
     @property
@@ -169,6 +182,7 @@ class MysqlWriter(threading.Thread):
                 batch.append(self._queue.get_nowait())
         except queue.Empty:
             pass
+        self.reconciler.taken(batch)
         return batch
 
     def _handle(self, batch: list[dict[str, Any]]) -> None:
@@ -177,7 +191,7 @@ class MysqlWriter(threading.Thread):
             if time.monotonic() >= self._next_retry:
                 self._drain_spool()
             return
-        if batch and not self._write(batch):
+        if batch and not self._write(batch, fresh=True):
             self.spool.append(batch)
 
     def _drain_spool(self) -> None:
@@ -198,12 +212,14 @@ class MysqlWriter(threading.Thread):
         self._drop_connection()
 
     # ------------------------------------------------------------ writing
-    def _write(self, records: list[dict[str, Any]]) -> bool:
-        """Write one batch; False (and schedule a retry) when MySQL is unreachable."""
+    def _write(self, records: list[dict[str, Any]], fresh: bool = False) -> bool:
+        """Write one batch (`fresh`: not from the spool); False (and schedule a retry) when MySQL is
+        unreachable."""
         try:
             if self._conn is None:
                 self._conn = self._connect()
             kept = self._screen(self._known(records))
+            self._order = self.reconciler.batch(kept, fresh)
             grouped: dict[str, list[dict[str, Any]]] = {}
             for record in kept:
                 grouped.setdefault(record["kind"], []).append(record)
@@ -265,15 +281,18 @@ class MysqlWriter(threading.Thread):
                       self.rejected.path)
             return True
 
-    def _report_all(self, reports: list[LedgerReport]) -> None:
+    def _report_all(self, reports: list[LedgerReport | PositionReport]) -> None:
         for report in reports:
-            self._ledgers.report(report)
+            if isinstance(report, PositionReport):
+                self._positions.report(report)
+            else:
+                self._ledgers.report(report)
 
-    def _execute(self, grouped: dict[str, list[dict[str, Any]]]) -> list[LedgerReport]:
-        """Write grouped records in one transaction; the ledger reports to hand on once committed."""
+    def _execute(self, grouped: dict[str, list[dict[str, Any]]]) -> list[LedgerReport | PositionReport]:
+        """Write grouped records in one transaction; the reports to hand on once committed."""
         assert self._conn is not None
         conn = self._conn
-        reports: list[LedgerReport] = []
+        reports: list[LedgerReport | PositionReport] = []
         conn.begin()
         try:
             with conn.cursor() as cur:
@@ -288,13 +307,20 @@ class MysqlWriter(threading.Thread):
         return reports
 
     def _write_kind(self, cur: pymysql.cursors.Cursor, kind: str, records: list[dict[str, Any]],
-                    reports: list[LedgerReport]) -> None:
+                    reports: list[LedgerReport | PositionReport]) -> None:
         try:
             if kind == "trade":
                 for record in records:
                     cur.execute(STATEMENTS["trade"][0], row_of(record))
                     if cur.rowcount == 1:  # new: not a replay of a stored trade
                         self.closes += closed_positions.apply_trade(cur, record, cur.lastrowid)
+                    self.reconciler.trade_written(record)
+            elif kind == "position":
+                cur.executemany(STATEMENTS[kind][0], [row_of(r) for r in records])
+                for record in records:
+                    stated = self.reconciler.due(record, *self._order.get(id(record), (-1, False)))
+                    if stated and (found := position_reconcile.guarded(cur, stated, is_transient)):
+                        reports.append(found)
             elif kind == "settlement":
                 for record in records:
                     closed_positions.apply_settlement(cur, record)

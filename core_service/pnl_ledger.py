@@ -11,7 +11,10 @@ day's `trades` (commission of every fill, opens included, like the broker's). On
 one for the whole account (symbol ''), upserted. Verdict: `mismatch` when a figure we could compute in
 full differs from the broker's by more than one tick value (0.02 x 1000 = 20 CNY); else `incomplete`
 when a figure is missing (a close without its recorded opening, a carried close without its settlement
-price, a trade without commission, or no broker figure); else `ok`. The account row turning mismatch
+price, a trade without commission, or no broker figure); else `ok`. A close of a lot carried in from
+the broker's position (`position_reconcile`: opened before recording) is not missing: its PnL by
+settlement is known (from the settlement price the broker marks it from), only its PnL by open price is
+approximate, which the note says. The account row turning mismatch
 (or its difference changing) is reported to the writer's ledger handler (the core raises an ERROR
 system event). The CTP settlement statement (ReqQrySettlementInfo) is kept raw on the account row.
 """
@@ -127,6 +130,7 @@ class Ours:
     unmatched: int = 0  # closes without a recorded opening
     unsettled: int = 0  # carried closes without a settlement price
     uncharged: int = 0  # trades without commission
+    before_recording: int = 0  # closes of lots opened before recording (PnL by open price approximate)
 
     def add(self, other: Ours) -> None:
         for name in self.__dataclass_fields__:
@@ -153,6 +157,9 @@ def compare(ours: Ours, broker_pnl: Decimal | None, broker_commission: Decimal |
         notes.append(f"{ours.uncharged} trade(s) without commission (rates unknown)")
     if broker_pnl is None or broker_commission is None:
         notes.append("no broker figure")
+    if ours.before_recording:
+        notes.append(f"{ours.before_recording} close(s) of lots opened before recording (PnL by open price"
+                     " approximate)")
     pnl_diff = None if broker_pnl is None else ours.realized - broker_pnl
     commission_diff = None if broker_commission is None else ours.commission - broker_commission
     pnl_complete = pnl_diff is not None and not ours.unmatched and not ours.unsettled
@@ -207,7 +214,7 @@ class LedgerReport:
 
 OURS_CLOSED = (
     "SELECT symbol, COALESCE(SUM(pnl_settlement), 0), COALESCE(SUM(pnl_open), 0), SUM(volume),"
-    " SUM(lot_id IS NULL), SUM(lot_id IS NOT NULL AND pnl_settlement IS NULL)"
+    " SUM(lot_id IS NULL), SUM(lot_id IS NOT NULL AND pnl_settlement IS NULL), SUM(opened_before_recording)"
     " FROM positions_closed WHERE gateway = %s AND trading_day = %s GROUP BY symbol"
 )
 OURS_TRADES = (
@@ -229,9 +236,9 @@ PREVIOUS = ("SELECT verdict, pnl_diff, commission_diff FROM pnl_records WHERE ga
 def ours_by_symbol(cur: Cursor, gateway: str, day: str) -> dict[str, Ours]:
     out: dict[str, Ours] = {}
     cur.execute(OURS_CLOSED, (gateway, day))
-    for symbol, pnl, pnl_open, volume, unmatched, unsettled in cur.fetchall():
+    for symbol, pnl, pnl_open, volume, unmatched, unsettled, before_recording in cur.fetchall():
         out[symbol] = Ours(realized=Decimal(pnl), realized_open=Decimal(pnl_open), closed_volume=Decimal(volume),
-                           unmatched=int(unmatched), unsettled=int(unsettled))
+                           unmatched=int(unmatched), unsettled=int(unsettled), before_recording=int(before_recording))
     cur.execute(OURS_TRADES, (gateway, day))
     for symbol, commission, count, uncharged in cur.fetchall():
         figures = out.setdefault(symbol, Ours())

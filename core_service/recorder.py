@@ -8,7 +8,10 @@ For the broker-truth tables it also sends: each trade's commission (the simulate
 else priced from the contract's rates, `ContractBook`), size and exit reason (the writer books
 `positions_closed` from them); the contracts' info and rates (`contracts`); settlement prices, raw
 broker replies (`record_feeds`); and the daily ledger's triggers (`pnl_ledger.LedgerFeed`). A ledger
-mismatch the writer finds comes back as an ERROR system event.
+mismatch the writer finds comes back as an ERROR system event. Position records carry what the writer
+reconciles our lots with (`position_reconcile`): the average open price, the cost price, the settlement
+price yesterday's lots are marked from and the broker's trading day (CTP's, else the account's); lots
+carried in come back as a WARNING system event, a drift as an ERROR one.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from core_service.conflicts import Conflict
 from core_service.contracts_table import ContractBook
 from core_service.mysql_writer import MysqlWriter
 from core_service.pnl_ledger import LedgerFeed, LedgerReport, statement_record
+from core_service.position_reconcile import PositionReport
 from core_service.record_feeds import BrokerReplies, OrderOrigins, SettlementWatch
 from core_service.redis_publisher import RedisPublisher
 
@@ -81,6 +85,7 @@ class Recorder:
         self._thread = threading.Thread(target=self._run, name="arbig-dispatcher", daemon=True)
         self._last_position_db: dict[str, tuple[tuple[float, ...], float]] = {}
         self._last_account_db = 0.0
+        self._trading_days: dict[str, str] = {}  # gateway -> the account's trading day, YYYYMMDD
         self._last_snapshot = 0.0
         self._handlers: list[tuple[str, Callable[[Event], None]]] = []
         self.contracts = contracts or ContractBook(writer.put)
@@ -90,6 +95,7 @@ class Recorder:
         self.ledger = LedgerFeed(writer.put, ACCOUNT_DB_INTERVAL_S)
         writer.set_conflict_handler(self.record_conflict)
         writer.set_ledger_handler(self.record_ledger_mismatch)
+        writer.set_position_handler(self.record_position_check)
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -140,6 +146,10 @@ class Recorder:
     def record_ledger_mismatch(self, report: LedgerReport) -> None:
         """Our realized PnL or commission of a day differs from the broker's by more than a tick value."""
         self.system_event("ledger_mismatch", report.message, "ERROR", **report.detail)
+
+    def record_position_check(self, report: PositionReport) -> None:
+        """Lots carried in from the broker's position (WARNING), or more lots recorded than it holds (ERROR)."""
+        self.system_event(report.event_kind, report.message, report.level, **report.detail)
 
     def settlement_statement(self, gateway: str, accountid: str, trading_day: str, text: str) -> None:
         """The broker's settlement statement (CTP ReqQrySettlementInfo), kept raw in pnl_records."""
@@ -240,16 +250,27 @@ class Recorder:
         self.replies.position(position)
         self.settlements.position(position)
         self.ledger.position(position)
-        shape = (state.volume, state.yd_volume, state.frozen, state.price)
+        day = self._position_day(position)
+        shape = (state.volume, state.yd_volume, state.frozen, state.price, day)
         previous = self._last_position_db.get(field)
         now = time.monotonic()
         if previous and previous[0] == shape and now - previous[1] < POSITION_DB_INTERVAL_S:
             return
         self._last_position_db[field] = (shape, now)
+        settlement = (position.extra or {}).get("settlement_price")
         self.writer.put({
-            "kind": "position", **state.model_dump(), "trading_day": None,
+            "kind": "position", **state.model_dump(), "trading_day": ser.day_to_db(day) if day else None,
+            "settlement_price": settlement if isinstance(settlement, int | float) else None,
             "updated_at": str(ser.ms_to_db(state.ts_ms)),
         })
+
+    def _position_day(self, position: PositionData) -> str:
+        """The trading day a position is stated for: the broker's (CTP), else the account's."""
+        extra = position.extra or {}
+        raw = extra.get("ctp")
+        stated = str((raw[0].get("TradingDay") if isinstance(raw, list) and raw else None)
+                     or extra.get("trading_day") or self._trading_days.get(position.gateway_name) or "")
+        return stated if len(stated) == 8 and stated.isdigit() else ""
 
     def _on_account(self, account: AccountData) -> None:
         state = ser.account_state(account)
@@ -257,6 +278,8 @@ class Recorder:
         self.publish_event("account", state.model_dump())
         self.replies.account(account)
         self.ledger.account(state)
+        if state.trading_day:
+            self._trading_days[state.gateway] = state.trading_day
         now = time.monotonic()
         trading_day = ser.day_to_db(state.trading_day) if state.trading_day else None
         row = {**state.model_dump(), "trading_day": trading_day, "updated_at": str(ser.ms_to_db(state.ts_ms))}
