@@ -32,36 +32,23 @@ from vnpy.trader.event import EVENT_TICK, EVENT_TRADE  # noqa: E402
 from vnpy.trader.object import ContractData, TickData, TradeData  # noqa: E402
 from vnpy_ctp.gateway.ctp_gateway import symbol_contract_map  # noqa: E402
 
-from common.config import CtpConfig, CtpSecrets  # noqa: E402
 from common.contract import GatewayState, GatewayStatus  # noqa: E402
 from common.trading_calendar import CHINA_TZ  # noqa: E402
 from core_service.ctp_errors import RetryPolicy  # noqa: E402
 from core_service.ctp_gateway import (  # noqa: E402
     ArbigCtpGateway,
     connect_with_watchdog,
-    ctp_setting,
     tick_rejection,
 )
 from core_service.gateway_status import GatewayStatusTracker  # noqa: E402
 from tests.core_service.ctp_fronts import DroppingFront, free_port, os_threads  # noqa: E402
+from tests.core_service.test_ctp_settings import make_setting  # noqa: E402
 from tests.helpers import eventually  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "s3cret-Pa55"
-AUTH_CODE = "AUTHCODE-0000001"
 S = GatewayState
 
 
-def make_setting(td: str, md: str, auth: bool = False) -> dict[str, str]:
-    cfg = CtpConfig(td_address=td, md_address=md, environment="测试")
-    secrets = CtpSecrets(
-        userid="000001",
-        password=PASSWORD,
-        broker_id="9999",
-        app_id="arbig_test" if auth else "",
-        auth_code=AUTH_CODE if auth else "",
-    )
-    return ctp_setting(cfg, secrets)
 
 
 class Recorder:
