@@ -12,7 +12,10 @@ T = TypeVar("T")
 
 
 def eventually(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> T:
-    """Call `check` until it returns a truthy value without raising; return that value."""
+    """Call `check` until it returns a truthy value without raising; return that value.
+
+    An AssertionError, or a LookupError (`rows[0]` or `data["key"]` of a record not written yet), means
+    "not yet"; the last one is reported if the time runs out. Anything else fails at once."""
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
     while True:
@@ -20,10 +23,10 @@ def eventually(check: Callable[[], T], timeout: float = 10.0, interval: float = 
             value = check()
             if value:
                 return value
-        except AssertionError as exc:
+        except (AssertionError, LookupError) as exc:
             last_error = exc
         if time.monotonic() > deadline:
-            detail = f": {last_error}" if last_error else ""
+            detail = f": {type(last_error).__name__}: {last_error}" if last_error else ""
             raise AssertionError(f"condition not met within {timeout}s {what}{detail}")
         time.sleep(interval)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -24,7 +25,9 @@ from web_service.ws_hub import Hub
 
 log = logging.getLogger(__name__)
 STARTUP_READ_S = 5.0  # a hung MySQL at start delays serving by this much, not by the pool's retries
-REDIS_CLIENT_NAME = "arbig-web"  # visible in CLIENT LIST: one XREAD connection per followed stream
+# Visible in CLIENT LIST (one XREAD connection per followed stream), with the pid so that two web
+# services on one Redis (another instance, a test run beside the app) are told apart.
+REDIS_CLIENT_NAME = f"arbig-web-{os.getpid()}"
 
 
 @dataclass
