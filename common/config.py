@@ -131,6 +131,28 @@ class WebConfig(_Strict):
     command_timeout_s: float = Field(5.0, gt=0, le=60)
 
 
+class SyncConfig(_Strict):
+    """The sync layer (core_service/order_sync.py, position_sync.py): what the push stream missed."""
+
+    order_query_interval_s: float = Field(15.0, ge=2, le=3600)  # orders + trades queried (and after each login)
+    missed_grace_s: float = Field(2.0, ge=0, le=60)  # a queried trade the push has not brought this long after: missed
+    position_interval_s: float = Field(5.0, ge=1, le=600)  # our lots vs the broker's positions
+    drift_threshold_lots: int = Field(0, ge=0, le=1000)  # a difference of more lots than this is a drift
+    drift_window_s: float = Field(300.0, gt=0, le=86_400)  # a persisting drift is raised once per window
+    external_close: bool = True  # lots the broker no longer holds are closed in the records (EXTERNAL_CLOSE)
+
+
+class ExecutionConfig(_Strict):
+    """Follow-up of the orders the app sends itself (core_service/execution.py)."""
+
+    timeout_s: float = Field(5.0, gt=0, le=600)  # unfilled this long: cancel, reprice, retry
+    reprice_ticks: int = Field(2, ge=0, le=100)  # each retry this many ticks nearer the market
+    max_retries: int = Field(3, ge=0, le=20)
+    fallback_to_limit: bool = True  # retries spent: the rest at the daily limit price (most aggressive)
+    partial_fill_timeout_s: float = Field(10.0, gt=0, le=600)  # a partial fill stalled this long: as a timeout
+    strategy_order_timeout_s: float = Field(60.0, gt=0, le=86_400)  # strategy orders: a risk event, no reprice
+
+
 class AppConfig(_Strict):
     market_data: MarketDataConfig = MarketDataConfig()
     gateway: GatewayConfig = GatewayConfig()
@@ -138,6 +160,8 @@ class AppConfig(_Strict):
     mysql: MysqlConfig = MysqlConfig()
     core: CoreConfig = CoreConfig()
     web: WebConfig = WebConfig()
+    sync: SyncConfig = SyncConfig()
+    execution: ExecutionConfig = ExecutionConfig()
     strategies: list[StrategyConfig] = []
 
     @field_validator("strategies")

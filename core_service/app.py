@@ -62,6 +62,7 @@ from core_service.redis_publisher import RedisPublisher
 from core_service.runtime import write_running_config
 from core_service.spool import Spool
 from core_service.strategy_setup import StrategySetup
+from core_service.sync_layer import SyncLayer
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class CoreApp:
         self.watchdog: LoginWatchdog | None = None
         self.commands: CommandProcessor | None = None
         self.watcher: ConfigWatcher | None = None
+        self.sync: SyncLayer | None = None
         self.control: ControlServer | None = None
         self.runner: EventThreadRunner | None = None
         self.beats = HeartbeatThread(self.redis, self.keys.heartbeat, config.core.heartbeat_interval_s,
@@ -144,6 +146,8 @@ class CoreApp:
                                         self.main_engine.get_all_accounts)
         self.cta.margin_guard = self.margin_guard  # type: ignore[union-attr]
         self.runner = EventThreadRunner(self.event_engine)
+        self.sync = SyncLayer(self.config, self.main_engine, self.cta, self.recorder, self.writer,  # type: ignore[arg-type]
+                              self.runner, gateway, self._not_ready)
         self._publish_main_contract()
         recovered = f"; restarted by the supervisor after: {self.recovery}" if self.recovery else ""
         self.recorder.system_event("start", f"core started (pid {os.getpid()}, gateway {self.config.gateway.name},"
@@ -154,6 +158,7 @@ class CoreApp:
                                                " second core until Redis answers", "WARNING")
         self.cta.init_engine()  # type: ignore[union-attr]
         self.beats.start()
+        self.sync.start()
         self.watchdog = connect_gateway(gateway, self.config, self.secrets, self.runtime, self.tracker)
         self.commands = CommandProcessor(self.redis, self.keys, self._handlers(), self.recorder.command_audited,
                                          self.config.core.command_ttl_s)
@@ -228,6 +233,8 @@ class CoreApp:
                 self.watchdog.disarm()
             elif new.state == GatewayState.DISCONNECTED and old.state == GatewayState.LOGGED_IN:
                 self.watchdog.arm()  # the library reconnects by itself; say so if it does not
+        if self.sync:
+            self.sync.on_gateway_status(new, old)
         self.beats.wake()  # never write to Redis here: this may be CTP's callback thread
 
     def _on_broker_error(self, error: BrokerError) -> None:
@@ -345,6 +352,7 @@ class CoreApp:
             CommandType.ORDER_CANCEL: on_event_thread(actions.cancel_order),
             CommandType.EMERGENCY_STOP: on_event_thread(actions.emergency_stop),
             CommandType.CONTRACT_SWITCH: self._switch_command,
+            **(self.sync.handlers(on_event_thread) if self.sync else {}),
         }
 
     def _report(self, kind: str, message: str, level: str = "INFO") -> None:
@@ -378,6 +386,8 @@ class CoreApp:
         if self.recorder:
             self.recorder.system_event("stop", f"core stopping: {reason}", "INFO" if reason.startswith(
                 ("SIG", "asked")) else "ERROR", reason=reason)
+        if self.sync:
+            self.sync.stop()
         if self.runner:
             self.runner.close()
         if self.main_engine is not None:

@@ -26,6 +26,7 @@ from vnpy.event import Event, EventEngine
 
 from common.contract import (
     COMMAND_ID_RE,
+    READ_ONLY_COMMANDS,
     Command,
     CommandAudit,
     CommandReply,
@@ -241,6 +242,8 @@ class CommandProcessor(threading.Thread):
                 time.sleep(0.2)
 
     def _audit(self, command: Command | None, raw: str | bytes, reply: CommandReply, received: int) -> None:
+        if command is not None and command.type in READ_ONLY_COMMANDS and reply.status == CommandStatus.DONE:
+            return  # a read (sync.check, order.diagnose) changes nothing and writes nothing
         if command is not None:
             who = {"command_id": command.id, "type": command.type.value, "params": command.params,
                    "source": command.source, "operator": command.operator, "issued_ms": command.issued_ms}

@@ -92,15 +92,36 @@ STATEMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("uid", "received_at", "gateway", "reply_kind", "key", "raw"),
     ),
     "settlement_statement": (SETTLEMENT_STATEMENT, SETTLEMENT_STATEMENT_FIELDS),
+    "risk_event": (
+        "INSERT INTO risk_events (uid, ts, trading_day, type, severity, key_, symbol, message, detail)"
+        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)" + NOOP,
+        ("uid", "ts", "trading_day", "type", "severity", "key", "symbol", "message", "detail"),
+    ),
+    "risk_cleared": (
+        "UPDATE risk_events SET cleared_at=%s WHERE uid=%s AND cleared_at IS NULL",
+        ("cleared_at", "uid"),
+    ),
+    "risk_ack": (
+        "UPDATE risk_events SET acknowledged_by=%s, acknowledged_at=%s WHERE uid=%s AND acknowledged_at IS NULL",
+        ("acknowledged_by", "acknowledged_at", "uid"),
+    ),
+    "execution_report": (
+        "INSERT INTO execution_reports (uid, ts, trading_day, execution_id, source, vt_symbol, direction, offset_,"
+        " step, vt_orderid, price, volume, traded, attempt, message) VALUES"
+        " (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)" + NOOP,
+        ("uid", "ts", "trading_day", "execution_id", "source", "vt_symbol", "direction", "offset", "step",
+         "vt_orderid", "price", "volume", "traded", "attempt", "message"),
+    ),
 }
+UPDATES = ("trigger_result", "risk_cleared", "risk_ack")
 # The order kinds are written in within one batch (one transaction); "settlement", "contract" and
 # "ledger" are written by code (closed_positions, contracts_table, pnl_ledger). Orders before the trades that
 # fill them (a closing fill reads its order's reference), settlement prices before the closes they
 # price, contracts (whose rates price trades recorded without commission) after the trades, the
 # ledger after everything it sums, and updates after the inserts they update.
 KIND_ORDER = ["settlement", "order", "trade",
-              *[k for k in STATEMENTS if k not in ("order", "trade", "trigger_result")],
-              "contract", "ledger", "trigger_result"]
+              *[k for k in STATEMENTS if k not in ("order", "trade", *UPDATES)],
+              "contract", "ledger", *UPDATES]
 
 
 def _cell(value: Any) -> Any:

@@ -1,119 +1,14 @@
-"""The contract between the core service and the web service: Redis keys and message shapes.
-
-This is the only module that spells a Redis key. Both services import it. Enums travel by
-`.name` (LONG, SHORT, OPEN, ...), never by `.value` (which follows vnpy's locale). Every
-message is a pydantic model serialised as JSON, except ticks, which are flat stream fields.
-
-Redis layout (every key starts with the configured prefix, "" in production):
-  market_data:{symbol}          stream   one entry per tick, bounded by MAXLEN
-  arbig:heartbeat               string   Heartbeat JSON, expires when the core stops beating
-  arbig:state:account           string   AccountState JSON
-  arbig:state:positions         hash     "{vt_symbol}|{direction}" -> PositionState JSON
-  arbig:state:orders            hash     vt_orderid -> OrderState JSON (today's orders)
-  arbig:state:strategies        hash     strategy name -> StrategyState JSON
-  arbig:state:contracts         hash     symbol -> ContractInfo JSON (what the gateway knows)
-  arbig:state:main_contract     string   MainContract JSON
-  arbig:events                  stream   EventMessage entries (field "json"), bounded by MAXLEN
-  arbig:commands                list     Command JSON; web LPUSHes, core BRPOPs
-  arbig:reply:{command_id}      list     CommandReply JSON; core LPUSHes, sender BRPOPs
-  arbig:cmd_seen:{command_id}   string   set once by the core so one command id never runs twice
-  arbig:core_lease:{account}    string   the core trading this account (pid, host, since), short lease
-  arbig:web:session:{hash}      string   web login session (token hash -> JSON), with expiry
-  arbig:web:login_failures:{ip} string   failed-login counter for throttling, with expiry
-"""
+"""Message shapes pushed through Redis (state, events, records); enums travel by `.name`."""
 
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from enum import Enum, StrEnum
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator, model_validator
-
-# ---------------------------------------------------------------- keys
-
-
-class Keys:
-    """Every Redis key, built from one prefix."""
-
-    def __init__(self, prefix: str = "") -> None:
-        self.prefix = prefix
-
-    def tick_stream(self, symbol: str) -> str:
-        return f"{self.prefix}market_data:{symbol}"
-
-    def tick_stream_pattern(self) -> str:
-        return f"{self.prefix}market_data:*"
-
-    def symbol_of_stream(self, key: str) -> str:
-        return key[len(self.prefix) + len("market_data:"):]
-
-    @property
-    def heartbeat(self) -> str:
-        return f"{self.prefix}arbig:heartbeat"
-
-    @property
-    def account(self) -> str:
-        return f"{self.prefix}arbig:state:account"
-
-    @property
-    def positions(self) -> str:
-        return f"{self.prefix}arbig:state:positions"
-
-    @property
-    def orders(self) -> str:
-        return f"{self.prefix}arbig:state:orders"
-
-    @property
-    def strategies(self) -> str:
-        return f"{self.prefix}arbig:state:strategies"
-
-    @property
-    def contracts(self) -> str:
-        return f"{self.prefix}arbig:state:contracts"
-
-    @property
-    def main_contract(self) -> str:
-        return f"{self.prefix}arbig:state:main_contract"
-
-    @property
-    def events(self) -> str:
-        return f"{self.prefix}arbig:events"
-
-    @property
-    def commands(self) -> str:
-        return f"{self.prefix}arbig:commands"
-
-    def reply(self, command_id: str) -> str:
-        return f"{self.prefix}arbig:reply:{command_id}"
-
-    def command_seen(self, command_id: str) -> str:
-        return f"{self.prefix}arbig:cmd_seen:{command_id}"
-
-    def core_lease(self, account: str) -> str:
-        """Held by the one core trading `account` (see core_service/instance_lock.py)."""
-        return f"{self.prefix}arbig:core_lease:{account}"
-
-    # web service (sessions and login throttling live in Redis too)
-    def web_session(self, token_hash: str) -> str:
-        return f"{self.prefix}arbig:web:session:{token_hash}"
-
-    def login_failures(self, client: str) -> str:
-        return f"{self.prefix}arbig:web:login_failures:{client}"
-
-    def all_patterns(self) -> list[str]:
-        """Patterns covering every key this prefix owns (used by tests to clean up)."""
-        return [f"{self.prefix}market_data:*", f"{self.prefix}arbig:*"]
-
-
-def position_field(vt_symbol: str, direction: str) -> str:
-    return f"{vt_symbol}|{direction}"
-
-
-# ---------------------------------------------------------------- helpers
+from pydantic import BaseModel, ConfigDict, Field
 
 
 def now_ms() -> int:
@@ -393,7 +288,7 @@ class SystemEvent(Message):
 
 EventType = Literal[
     "account", "position", "order", "trade", "strategy", "trigger", "system", "main_contract", "contract",
-    "command",
+    "command", "risk_event", "risk_update", "execution",
 ]
 
 
@@ -405,120 +300,6 @@ class EventMessage(Message):
     data: dict[str, Any]
 
 
-# ---------------------------------------------------------------- commands
-
-COMMAND_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
-
-
-class CommandType(StrEnum):
-    STRATEGY_INIT = "strategy.init"
-    STRATEGY_START = "strategy.start"
-    STRATEGY_STOP = "strategy.stop"
-    POSITION_CLOSE = "position.close"
-    ORDER_CANCEL = "order.cancel"
-    EMERGENCY_STOP = "emergency.stop"
-    CONTRACT_SWITCH = "contract.switch"
-
-
-# Strict shapes for everything an operator sends (web, CLI, raw Redis): no bool -> int, no 1.0 lots,
-# no numeric strings, no NaN/inf, bounded strings and containers, unknown fields refused.
-PRICE_MAX = 1_000_000.0  # far above any SHFE price; stops 1e300 from reaching the gateway
-NO_CONTROL = r"^[^\x00-\x1f\x7f]+$"
-Lots = Annotated[int, Strict(), Field(ge=1, le=1000, description="whole lots, 1..1000 (JSON integer)")]
-Price = Annotated[float, Strict(), Field(gt=0, le=PRICE_MAX, allow_inf_nan=False, description="finite, > 0")]
-Name = Annotated[str, Strict(), Field(min_length=1, max_length=64, pattern=NO_CONTROL)]
-
-
-class StrategyParams(Message):
-    name: Name
-
-
-class ClosePositionParams(Message):
-    vt_symbol: Annotated[str, Strict(), Field(max_length=32, pattern=r"^[A-Za-z]{1,2}\d{3,4}\.[A-Z]+$")]
-    direction: Literal["LONG", "SHORT"]  # the direction of the position to close
-    volume: Lots
-    price_type: Literal["LIMIT", "MARKET"] = "MARKET"
-    price: Price | None = None
-
-    @model_validator(mode="after")
-    def _price_for_limit(self) -> ClosePositionParams:
-        if self.price_type == "LIMIT" and self.price is None:
-            raise ValueError("price is required when price_type is LIMIT")
-        return self
-
-
-class CancelOrderParams(Message):
-    vt_orderid: Annotated[str, Strict(), Field(min_length=1, max_length=128, pattern=NO_CONTROL)]
-
-
-class EmptyParams(Message):
-    pass
-
-
-class SwitchContractParams(Message):
-    symbol: Annotated[str, Strict(), Field(max_length=8, pattern=r"^[a-z]{1,2}\d{4}$")]
-
-
-PARAMS_MODEL: dict[CommandType, type[Message]] = {
-    CommandType.STRATEGY_INIT: StrategyParams,
-    CommandType.STRATEGY_START: StrategyParams,
-    CommandType.STRATEGY_STOP: StrategyParams,
-    CommandType.POSITION_CLOSE: ClosePositionParams,
-    CommandType.ORDER_CANCEL: CancelOrderParams,
-    CommandType.EMERGENCY_STOP: EmptyParams,
-    CommandType.CONTRACT_SWITCH: SwitchContractParams,
-}
-PARAMS_MAX_KEYS = 16
-
-
-class Command(Message):
-    """An operator command. Refused by the core once older than its ttl.
-
-    `params` stays a plain object on the wire; it is checked strictly against the type's model
-    (errors are located under `params`)."""
-
-    id: Annotated[str, Strict(), Field(default_factory=lambda: uuid.uuid4().hex, max_length=64)]
-    type: CommandType
-    params: dict[str, Any] = Field(default={}, max_length=PARAMS_MAX_KEYS)
-    issued_ms: Annotated[int, Strict(), Field(default_factory=now_ms, ge=0, le=10**14)]
-    ttl_s: Annotated[float, Strict(), Field(5.0, gt=0, le=60, allow_inf_nan=False)]
-    source: Annotated[str, Strict(), Field("cli", max_length=32)]
-    operator: Annotated[str, Strict(), Field("operator", max_length=64)]
-
-    @field_validator("id")
-    @classmethod
-    def _id_shape(cls, value: str) -> str:
-        if not COMMAND_ID_RE.match(value):
-            raise ValueError("command id must be 8-64 letters, digits, '-' or '_'")
-        return value
-
-    @field_validator("params")
-    @classmethod
-    def _check_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        kind = info.data.get("type")
-        if kind is not None:  # a bad type is reported on its own
-            PARAMS_MODEL[kind].model_validate(value)
-        return value
-
-    def typed_params(self) -> Any:
-        return PARAMS_MODEL[self.type].model_validate(self.params)
-
-    def age_s(self, at_ms: int | None = None) -> float:
-        return ((at_ms or now_ms()) - self.issued_ms) / 1000.0
-
-
-class CommandStatus(StrEnum):
-    DONE = "done"
-    REFUSED = "refused"  # not executed: expired, duplicate, invalid, not allowed now
-    FAILED = "failed"  # tried, and the gateway or engine said no
-
-
-class CommandReply(Message):
-    command_id: str
-    status: CommandStatus
-    reason: str = ""
-    result: dict[str, Any] = {}
-    replied_ms: int = Field(default_factory=now_ms)
 
 
 def dumps(data: Any) -> str:

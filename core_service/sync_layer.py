@@ -1,0 +1,67 @@
+"""The sync layer, built once and wired into the core: what the push stream alone would miss.
+
+Layers (README "Sync with the broker"): the push (vnpy's OnRtnOrder/OnRtnTrade, as always); the
+order/trade query fallback (`order_sync`); the follow-up of the orders the app sends itself
+(`execution`); the position comparison with external closes and drift (`position_sync`); the order
+diagnosis (`diagnose`). Everything they find goes through the risk desk (`risk_events`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from vnpy.trader.engine import MainEngine
+
+from common.config import AppConfig
+from common.contract import Command, CommandType, GatewayState, GatewayStatus, RiskEventType
+from common.trading_calendar import CHINA_TZ, trading_day_str
+from core_service import serializers as ser
+from core_service.commands import EventThreadRunner
+from core_service.cta import ArbigCtaEngine
+from core_service.mysql_writer import MysqlWriter
+from core_service.recorder import Recorder
+from core_service.risk_events import RiskDesk
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Command], dict[str, Any]]
+
+
+def today() -> str:
+    """Today's trading day (YYYY-MM-DD) by the wall clock."""
+    return ser.day_to_db(trading_day_str(datetime.now(CHINA_TZ)))
+
+
+class SyncLayer:
+    def __init__(self, config: AppConfig, main_engine: MainEngine, cta: ArbigCtaEngine, recorder: Recorder,
+                 writer: MysqlWriter, runner: EventThreadRunner, gateway: Any,
+                 not_ready: Callable[[], str]) -> None:
+        self.config = config
+        self.main_engine = main_engine
+        self.gateway = gateway
+        self.gateway_name = gateway.gateway_name
+        self.risk = RiskDesk(writer.put, recorder.publish_event, today)
+        # -- order sync (query fallback): built here
+        # -- execution (order follow-up): built here
+        # -- position sync: built here
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def on_gateway_status(self, new: GatewayStatus, old: GatewayStatus) -> None:
+        """Any thread (CTP's callback thread too): never blocks."""
+        if new.state == GatewayState.DISCONNECTED and old.state == GatewayState.LOGGED_IN:
+            self.risk.raise_event(RiskEventType.FRONT_DISCONNECT, f"the broker's front disconnected: {new.reason}",
+                                  key=f"FRONT_DISCONNECT:{self.gateway_name}", window_s=60.0, reason=new.reason)
+
+    def handlers(self, on_event_thread: Callable[[Handler], Handler]) -> dict[CommandType, Handler]:
+        """The sync layer's commands; `on_event_thread` wraps a handler to run on vnpy's event thread."""
+        return {
+            CommandType.RISK_ACK: lambda command: self.risk.acknowledge(command.typed_params().uid, command.operator),
+        }
