@@ -147,7 +147,7 @@ class CoreApp:
         self.cta.margin_guard = self.margin_guard  # type: ignore[union-attr]
         self.runner = EventThreadRunner(self.event_engine)
         self.sync = SyncLayer(self.config, self.main_engine, self.cta, self.recorder, self.writer,  # type: ignore[arg-type]
-                              self.runner, gateway, self._not_ready)
+                              self.runner, gateway, self._not_ready, db_connect=self._db_connect)
         self._publish_main_contract()
         recovered = f"; restarted by the supervisor after: {self.recovery}" if self.recovery else ""
         self.recorder.system_event("start", f"core started (pid {os.getpid()}, gateway {self.config.gateway.name},"

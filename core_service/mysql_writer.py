@@ -35,7 +35,14 @@ from typing import Any, Generic, TypeVar
 
 import pymysql
 
-from core_service import closed_positions, conflicts, contracts_table, pnl_ledger, position_reconcile
+from core_service import (
+    closed_positions,
+    conflicts,
+    contracts_table,
+    external_close,
+    pnl_ledger,
+    position_reconcile,
+)
 from core_service.conflicts import Conflict
 from core_service.pnl_ledger import LedgerReport
 from core_service.position_reconcile import PositionReport, Reconciler
@@ -320,6 +327,16 @@ class MysqlWriter(threading.Thread):
                 for record in records:
                     stated = self.reconciler.due(record, *self._order.get(id(record), (-1, False)))
                     if stated and (found := position_reconcile.guarded(cur, stated, is_transient)):
+                        reports.append(found)
+            elif kind == "external_close":
+                for record in records:
+                    if found := external_close.book(cur, record):
+                        reports.append(found)
+            elif kind == "position_adopt":  # the operator's `sync`: act on the broker's latest statement now
+                for record in records:
+                    stated = position_reconcile.statement_of(record)
+                    if stated and stated.trading_day and (found := position_reconcile.guarded(cur, stated,
+                                                                                              is_transient)):
                         reports.append(found)
             elif kind == "settlement":
                 for record in records:

@@ -297,6 +297,11 @@ class Reconciler:
                 found[id(record)] = (found[id(record)][0], True)
         return found
 
+    def unbooked(self, gateway: str, symbol: str) -> int:
+        """Trades of `symbol` put on the writer's queue and not taken yet."""
+        with self._lock:
+            return self._queued.get((gateway, symbol), 0)
+
     def trade_written(self, record: dict[str, Any]) -> None:
         self._written[self._key(record)] += 1
 

@@ -80,10 +80,12 @@ class Recorder:
         self.last_tick_ms: int | None = None
         self.order_listeners: list[Callable[[OrderData], None]] = []
         self.contract_listeners: list[Callable[[str], None]] = []
+        self.position_check_listeners: list[Callable[[PositionReport], None]] = []  # the writer's thread
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._halt = threading.Event()
         self._thread = threading.Thread(target=self._run, name="arbig-dispatcher", daemon=True)
         self._last_position_db: dict[str, tuple[tuple[float, ...], float]] = {}
+        self.position_records: dict[str, dict[str, Any]] = {}  # position field -> its latest position record
         self._last_account_db = 0.0
         self._trading_days: dict[str, str] = {}  # gateway -> the account's trading day, YYYYMMDD
         self._last_snapshot = 0.0
@@ -148,8 +150,11 @@ class Recorder:
         self.system_event("ledger_mismatch", report.message, "ERROR", **report.detail)
 
     def record_position_check(self, report: PositionReport) -> None:
-        """Lots carried in from the broker's position (WARNING), or more lots recorded than it holds (ERROR)."""
+        """Lots carried in from the broker's position (WARNING), more lots recorded than it holds (ERROR),
+        or lots the broker no longer holds closed in the records (WARNING); then to the listeners."""
         self.system_event(report.event_kind, report.message, report.level, **report.detail)
+        for listener in self.position_check_listeners:
+            listener(report)
 
     def settlement_statement(self, gateway: str, accountid: str, trading_day: str, text: str) -> None:
         """The broker's settlement statement (CTP ReqQrySettlementInfo), kept raw in pnl_records."""
@@ -251,18 +256,20 @@ class Recorder:
         self.settlements.position(position)
         self.ledger.position(position)
         day = self._position_day(position)
+        settlement = (position.extra or {}).get("settlement_price")
+        record = {
+            "kind": "position", **state.model_dump(), "trading_day": ser.day_to_db(day) if day else None,
+            "settlement_price": settlement if isinstance(settlement, int | float) else None,
+            "updated_at": str(ser.ms_to_db(state.ts_ms)),
+        }
+        self.position_records[field] = record  # what the broker states now (the position sync adopts from it)
         shape = (state.volume, state.yd_volume, state.frozen, state.price, day)
         previous = self._last_position_db.get(field)
         now = time.monotonic()
         if previous and previous[0] == shape and now - previous[1] < POSITION_DB_INTERVAL_S:
             return
         self._last_position_db[field] = (shape, now)
-        settlement = (position.extra or {}).get("settlement_price")
-        self.writer.put({
-            "kind": "position", **state.model_dump(), "trading_day": ser.day_to_db(day) if day else None,
-            "settlement_price": settlement if isinstance(settlement, int | float) else None,
-            "updated_at": str(ser.ms_to_db(state.ts_ms)),
-        })
+        self.writer.put(record)
 
     def _position_day(self, position: PositionData) -> str:
         """The trading day a position is stated for: the broker's (CTP), else the account's."""

@@ -9,19 +9,22 @@ diagnosis (`diagnose`). Everything they find goes through the risk desk (`risk_e
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from vnpy.trader.constant import Direction
 from vnpy.trader.engine import MainEngine
 
 from common.config import AppConfig
 from common.contract import Command, CommandType, GatewayState, GatewayStatus, RiskEventType
 from common.trading_calendar import CHINA_TZ, trading_day_str
 from core_service import serializers as ser
-from core_service.commands import EventThreadRunner
+from core_service.commands import EventThreadRunner, Refused
 from core_service.cta import ArbigCtaEngine
 from core_service.mysql_writer import MysqlWriter
+from core_service.position_sync import PositionSync
 from core_service.recorder import Recorder
 from core_service.risk_events import RiskDesk
 
@@ -38,7 +41,7 @@ def today() -> str:
 class SyncLayer:
     def __init__(self, config: AppConfig, main_engine: MainEngine, cta: ArbigCtaEngine, recorder: Recorder,
                  writer: MysqlWriter, runner: EventThreadRunner, gateway: Any,
-                 not_ready: Callable[[], str]) -> None:
+                 not_ready: Callable[[], str], *, db_connect: Callable[[], Any]) -> None:
         self.config = config
         self.main_engine = main_engine
         self.gateway = gateway
@@ -46,13 +49,14 @@ class SyncLayer:
         self.risk = RiskDesk(writer.put, recorder.publish_event, today)
         # -- order sync (query fallback): built here
         # -- execution (order follow-up): built here
-        # -- position sync: built here
+        self.position_sync = PositionSync(config.sync, main_engine, self.gateway_name, db_connect, writer, recorder,
+                                          self.risk, today, time.monotonic, getattr(self, "order_sync", None))
 
     def start(self) -> None:
-        pass
+        self.position_sync.start()
 
     def stop(self) -> None:
-        pass
+        self.position_sync.stop()
 
     def on_gateway_status(self, new: GatewayStatus, old: GatewayStatus) -> None:
         """Any thread (CTP's callback thread too): never blocks."""
@@ -64,4 +68,22 @@ class SyncLayer:
         """The sync layer's commands; `on_event_thread` wraps a handler to run on vnpy's event thread."""
         return {
             CommandType.RISK_ACK: lambda command: self.risk.acknowledge(command.typed_params().uid, command.operator),
+            CommandType.SYNC_CHECK: lambda command: self.position_sync.report().model_dump(mode="json"),
+            CommandType.SYNC_APPLY: lambda command: self.position_sync.apply().model_dump(mode="json"),
+            CommandType.DRILL_EXTERNAL_CLOSE: self._drill_external_close,
         }
+
+    def _drill_external_close(self, command: Command) -> dict[str, Any]:
+        """The simulated exchange closes a position behind the core's back (no trade pushed)."""
+        drill = getattr(self.gateway, "drill_external_close", None)
+        if drill is None:
+            raise Refused(f"drills run on the simulated gateway only (this core trades on {self.gateway_name})")
+        params = command.typed_params()
+        symbol, _exchange = params.vt_symbol.split(".")
+        try:
+            result = drill(symbol, Direction[params.direction], params.volume)
+        except ValueError as exc:
+            raise Refused(str(exc)) from exc
+        log.warning("drill: the simulated exchange closed %d %s %s behind the core's back", params.volume,
+                    params.direction, params.vt_symbol)
+        return dict(result or {})

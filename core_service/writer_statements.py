@@ -121,7 +121,7 @@ UPDATES = ("trigger_result", "risk_cleared", "risk_ack")
 # ledger after everything it sums, and updates after the inserts they update.
 KIND_ORDER = ["settlement", "order", "trade",
               *[k for k in STATEMENTS if k not in ("order", "trade", *UPDATES)],
-              "contract", "ledger", *UPDATES]
+              "contract", "position_adopt", "external_close", "ledger", *UPDATES]
 
 
 def _cell(value: Any) -> Any:

@@ -27,7 +27,8 @@ CLOSED_BY_FILL = (
     " SUM(open_price * volume) / SUM(volume) AS entry, MAX(close_price) AS exit_price, MIN(open_ts) AS opened,"
     " MAX(close_ts) AS closed, MAX(trading_day) AS trading_day, SUM(pnl_open) AS pnl, MAX(strategy) AS strategy,"
     " MAX(exit_reason) AS exit_reason, SUM(commission) AS commission"
-    " FROM positions_closed WHERE lot_id IS NOT NULL AND {where} GROUP BY close_trade_id ORDER BY closed, close_trade_id"
+    " FROM positions_closed WHERE lot_id IS NOT NULL AND {where}"
+    " GROUP BY close_trade_id, reconciliation_id ORDER BY closed, close_trade_id"  # external closes: no trade
 )
 
 
