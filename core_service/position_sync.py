@@ -142,7 +142,7 @@ class PositionSync:
                 if unbooked:
                     action = "wait"
                 elif difference > 0:
-                    action = "external_close" if self.config.external_close else "none"
+                    action = "external_close"  # `sync.external_close` says whether the periodic check may
                 else:
                     action = "adopt"
             rows.append(PositionComparison(
@@ -213,7 +213,7 @@ class PositionSync:
             key=_drift_key(key), severity="CRITICAL", symbol=row.vt_symbol, window_s=self.config.drift_window_s,
             ours=row.ours.model_dump(), broker=row.broker.model_dump(), difference=row.difference)
         queried = self.queries is None or self.queries.last_completed > drift.first_seen
-        if row.action == "external_close" and queried and fingerprint[1] == 0:
+        if row.action == "external_close" and self.config.external_close and queried and fingerprint[1] == 0:
             self._act(row, "auto")
 
     # ------------------------------------------------------------ acting
@@ -249,7 +249,7 @@ class PositionSync:
             vt_symbol = f"{d.get('symbol')}.{d.get('exchange')}"
             self.risk.raise_event(RiskEventType.POSITION_ADOPTED, report.message, symbol=vt_symbol,
                                   key=f"POSITION_ADOPTED:{vt_symbol}:{d.get('direction')}:{d.get('at')}",
-                                  window_s=86_400.0, **{k: str(v) for k, v in d.items()})
+                                  window_s=86_400.0, statement={k: str(v) for k, v in d.items()})
 
 
 def _drift_key(key: Key) -> str:
