@@ -36,6 +36,7 @@ from common.contract import (
     Heartbeat,
     Keys,
     MainContract,
+    RiskEventType,
     now_ms,
 )
 from common.db import connect as db_connect
@@ -240,6 +241,9 @@ class CoreApp:
     def _on_broker_error(self, error: BrokerError) -> None:
         """A broker refusal (CTP's callback thread): recorded, pushed to the pages (system event
         `broker_error`, shown as a notice where the operator is), kept in MySQL. Never blocks."""
+        if self.sync and error.kind == "flow_control":
+            self.sync.risk.raise_event(RiskEventType.RATE_LIMIT, error.text, key=f"RATE_LIMIT:{error.request}",
+                                       window_s=60.0, request=error.request, code=error.error_id)
         if self.recorder:
             self.recorder.system_event("broker_error", error.text, "WARNING" if error.replayed else "ERROR",
                                        **{f"error_{k}" if k in ("kind", "message") else k: v
@@ -338,7 +342,8 @@ class CoreApp:
     def _handlers(self) -> dict[CommandType, Any]:
         assert self.main_engine is not None and self.cta is not None and self.runner is not None
         actions = TradingActions(self.main_engine, self.cta, self.main_engine.get_all_gateway_names()[0],
-                                 margin_guard=self.margin_guard, not_ready=self._not_ready)
+                                 margin_guard=self.margin_guard, not_ready=self._not_ready,
+                                 execution=self.sync.execution if self.sync else None)
         timeout = self.config.core.command_ttl_s
 
         def on_event_thread(func: Any) -> Any:

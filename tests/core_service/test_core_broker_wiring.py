@@ -32,3 +32,20 @@ def test_the_settlement_statement_is_kept_raw_beside_the_days_ledger(core: CoreH
                                        " WHERE settlement_text IS NOT NULL"), what="statement stored")
     assert rows[0]["accountid"] == "8001" and str(rows[0]["trading_day"]) == "2027-01-14"
     assert rows[0]["settlement_text"] == text and rows[0]["symbol"] == ""
+
+
+def test_flow_control_is_a_rate_limit_risk_event_once_per_window(core: CoreHarness, db: Database) -> None:
+    from core_service.broker_errors import BrokerError
+
+    for _ in range(3):
+        core.app._on_broker_error(BrokerError(gateway="CTP", kind="flow_control", error_id=-3, message="",
+                                              request="ReqQryTradingAccount"))
+    rows = eventually(lambda: db.query("SELECT type, message, detail FROM risk_events"), what="risk event stored")
+    core.app._on_broker_error(BrokerError(gateway="CTP", kind="order_insert", error_id=31, message="CTP:资金不足",
+                                          request="OnRspOrderInsert"))
+    eventually(lambda: db.query("SELECT id FROM system_events WHERE message LIKE '%%资金不足%%'"), what="later event")
+    rows = db.query("SELECT type, detail FROM risk_events")
+    assert [r["type"] for r in rows] == ["RATE_LIMIT"]  # three refusals, one event; an order refusal is no rate limit
+    assert json.loads(rows[0]["detail"]) == {"request": "ReqQryTradingAccount", "code": -3}
+    pushed = [json.loads(f["json"]) for _, f in core.redis.xrange(core.keys.events)]
+    assert [e["data"]["type"] for e in pushed if e["type"] == "risk_event"] == ["RATE_LIMIT"]
