@@ -12,8 +12,11 @@ from typing import Any
 from common.db import Database
 from core_service import external_close
 from core_service.closed_positions import Lot
-from tests.core_service.test_position_reconcile import Rig, events, lots, put, rig  # noqa: F401 (fixture)
+from tests.core_service import test_position_reconcile
+from tests.core_service.test_position_reconcile import Rig, events, lots, put
 from tests.core_service.test_positions_closed import D0, D1, fill, settlement
+
+rig = test_position_reconcile.rig  # the writer-and-recorder fixture
 
 # Our records at D1: LONG 1 opened D0 at 500.00 (yesterday's), LONG 2 opened D1 at 505.00 / 506.00.
 OPENS = [fill("y1", D0, "01:30:00", "LONG", "OPEN", 500.00, 1, 10.0),
