@@ -5,6 +5,9 @@ and refuse with a precise reason; nothing is sent unless the whole request makes
 SHFE has no market orders: a MARKET close is a limit at the opposite best price plus a few
 ticks, clamped to the daily limits. A close is split into close-today and close-yesterday by
 vnpy's offset converter; if it produces nothing, that is reported, never silently dropped.
+A MARKET close, and a LIMIT close with `chase`, is followed up (core_service/execution.py: timeout,
+cancel, reprice, retry, fallback); its answer carries the execution id (the command's id) whose
+steps the execution reports show. An emergency stop ends every follow-up first.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from vnpy.trader.utility import round_to
 from common.contract import ClosePositionParams, Command
 from core_service.commands import Failed, Refused
 from core_service.cta import ArbigCtaEngine
+from core_service.execution import Execution
 from core_service.pretrade import MarginGuard
 
 log = logging.getLogger(__name__)
@@ -32,9 +36,11 @@ MANUAL_REFERENCE = "ARBIG_operator"
 class TradingActions:
     def __init__(self, main_engine: MainEngine, cta_engine: ArbigCtaEngine, gateway_name: str,
                  margin_guard: MarginGuard | None = None,
-                 not_ready: Callable[[], str] = lambda: "") -> None:
-        """`not_ready()`: why the gateway cannot trade now ("" when it is ready)."""
+                 not_ready: Callable[[], str] = lambda: "", execution: Execution | None = None) -> None:
+        """`not_ready()`: why the gateway cannot trade now ("" when it is ready); `execution`: the
+        follow-up of the orders sent here (None: nothing is followed up)."""
         self.main_engine = main_engine
+        self.execution = execution
         self.not_ready = not_ready
         self.cta = cta_engine
         self.gateway_name = gateway_name
@@ -108,16 +114,23 @@ class TradingActions:
         for req in split:
             if self.margin_guard and (reason := self.margin_guard.check(req)):
                 raise Refused(reason)
-        sent = []
-        for req in split:
-            vt_orderid = self.main_engine.send_order(req, contract.gateway_name)
-            if not vt_orderid:
-                raise Failed(f"the gateway refused the {req.offset.name} order (see the system log)")
-            self.main_engine.update_order_request(req, vt_orderid, contract.gateway_name)
-            sent.append({"vt_orderid": vt_orderid, "offset": req.offset.name, "volume": req.volume,
-                         "price": req.price, "direction": req.direction.name})
-        log.info("operator close of %s %s x%s sent as %s", params.direction, params.vt_symbol, params.volume, sent)
-        return {"orders": sent, "price": price}
+        followed = self.execution is not None and (params.price_type == "MARKET" or params.chase)
+        sent: list[tuple[str, OrderRequest]] = []
+        try:
+            for req in split:
+                vt_orderid = self.main_engine.send_order(req, contract.gateway_name)
+                if not vt_orderid:
+                    raise Failed(f"the gateway refused the {req.offset.name} order (see the system log)")
+                self.main_engine.update_order_request(req, vt_orderid, contract.gateway_name)
+                sent.append((vt_orderid, req))
+        finally:  # what was sent is followed up, also when a later leg failed
+            if followed and sent and self.execution is not None:
+                self.execution.follow(command.id, "operator", sent, marketable=params.price_type == "MARKET")
+        orders = [{"vt_orderid": vt_orderid, "offset": req.offset.name, "volume": req.volume, "price": req.price,
+                   "direction": req.direction.name} for vt_orderid, req in sent]
+        log.info("operator close of %s %s x%s sent as %s%s", params.direction, params.vt_symbol, params.volume,
+                 orders, f", followed up as execution {command.id}" if followed else " (not followed up)")
+        return {"orders": orders, "price": price, "execution_id": command.id if followed else ""}
 
     @staticmethod
     def _close_price(params: ClosePositionParams, direction: Direction, tick: TickData | None,
@@ -148,6 +161,7 @@ class TradingActions:
         return {"vt_orderid": vt_orderid, "status": "CANCEL_SENT"}
 
     def emergency_stop(self, command: Command) -> dict[str, Any]:
+        abandoned = self.execution.give_up_all("emergency stop") if self.execution else []
         stopped = [name for name, s in self.cta.strategies.items() if s.trading]
         for name in stopped:
             self.cta.stop_strategy(name)
@@ -155,5 +169,6 @@ class TradingActions:
         for order in self.main_engine.get_all_active_orders():
             self.main_engine.cancel_order(order.create_cancel_request(), order.gateway_name)
             cancelled.append(order.vt_orderid)
-        log.warning("EMERGENCY STOP: stopped strategies %s, cancel sent for orders %s", stopped, cancelled)
-        return {"stopped_strategies": stopped, "cancelled_orders": cancelled}
+        log.warning("EMERGENCY STOP: stopped strategies %s, cancel sent for orders %s, follow-ups ended %s",
+                    stopped, cancelled, abandoned)
+        return {"stopped_strategies": stopped, "cancelled_orders": cancelled, "ended_executions": abandoned}
