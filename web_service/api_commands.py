@@ -68,11 +68,22 @@ async def _check_close(svc: Services, params: ClosePositionParams) -> None:
                                  f" {params.vt_symbol} is {held:g} lots")
 
 
+# Types this endpoint does not send (422, nothing sent): each has its own checked route, or is the CLI's only.
+NOT_FROM_THE_BROWSER = {
+    CommandType.CONTRACT_SWITCH: "switch the main contract with POST /api/main-contract",
+    CommandType.RISK_ACK: "acknowledge a risk event with POST /api/risk-events/{uid}/ack (it checks the event first)",
+    CommandType.SYNC_APPLY: "sync.apply rewrites the records from the broker's positions: run it with the operator"
+                            " CLI on the trading host (python -m core_service.cli sync), not from the browser",
+    CommandType.DRILL_EXTERNAL_CLOSE: "drill.external_close is a drill of the simulated gateway for the operator CLI"
+                                      " (python -m core_service.cli drill external-close), not a browser command",
+}
+
+
 @router.post("/commands", summary="Send a command to the core (strategy.*, position.close, order.cancel,"
-             " emergency.stop) and wait for its answer")
+             " emergency.stop, the read-only sync.check and order.diagnose) and wait for its answer")
 async def post_command(body: CommandRequest, svc: Svc) -> JSONResponse:
-    if body.type == CommandType.CONTRACT_SWITCH:
-        raise HTTPException(422, "switch the main contract with POST /api/main-contract")
+    if body.type in NOT_FROM_THE_BROWSER:
+        raise HTTPException(422, f"{body.type.value} is not sent from here, nothing sent: {NOT_FROM_THE_BROWSER[body.type]}")
     try:
         command = Command(id=body.id, type=body.type, params=body.params, source="web", operator="operator",
                           ttl_s=svc.web.config.core.command_ttl_s)

@@ -26,6 +26,7 @@ from web_service import (
     api_commands,
     api_health,
     api_history,
+    api_risk,
     api_state,
     dependency_errors,
     errors,
@@ -90,7 +91,8 @@ def create_app(web: WebSettings, svc: Services | None = None) -> FastAPI:
     app = FastAPI(title="ARBIG web service", version="1", lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
-    for router in (pages.router, api_health.router, api_state.router, api_history.router, api_commands.router, ws_endpoint.router):
+    for router in (pages.router, api_health.router, api_state.router, api_history.router, api_risk.read,
+                   api_commands.router, api_risk.write, ws_endpoint.router):
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, errors.on_request_validation)
     app.add_exception_handler(ValidationError, errors.on_pydantic_validation)

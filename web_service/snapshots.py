@@ -8,15 +8,17 @@ from typing import Any
 
 from common.contract import PositionState
 from common.db import Database
-from web_service import history
+from web_service import history, risk_history
 from web_service.history import TradeQuery
 from web_service.live_state import LiveState, tick_time_ms
 from web_service.pnl import account_view, position_rows
 
 RECENT_ROWS = 50
+RISK_BADGE_ROWS = 100  # the unacknowledged events the header badge knows by uid (the count covers all)
+RECENT_EXECUTIONS = 20
 PLAIN_TOPICS = frozenset(
     {"positions", "account", "orders", "trades", "strategies", "triggers", "system", "heartbeat", "contracts",
-     "audit"}
+     "audit", "risk", "executions"}
 )
 
 
@@ -80,4 +82,9 @@ class Snapshots:
             return (await self._mysql(history.system_events, None, RECENT_ROWS))["items"]
         if topic == "audit":
             return (await self._mysql(history.command_audit_page, None, RECENT_ROWS))["items"]
+        if topic == "risk":  # the header badge's baseline: GET /api/risk-events?unacked=1&page_size=100
+            query = risk_history.RiskQuery(unacked=True, page_size=RISK_BADGE_ROWS)
+            return await self._mysql(risk_history.risk_page, query)
+        if topic == "executions":
+            return (await self._mysql(risk_history.recent_executions, None, RECENT_EXECUTIONS))["items"]
         raise KeyError(topic)

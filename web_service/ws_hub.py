@@ -40,6 +40,7 @@ from web_service.dependency_errors import MYSQL_PROBE_EVERY_S, WebDatabase
 from web_service.live_state import LiveState, build_status, tick_time_ms
 from web_service.pnl import account_view, position_rows
 from web_service.redis_reader import Entry, StreamReader
+from web_service.risk_feed import FEED_EVENTS, RiskFeed
 from web_service.settings import WebSettings
 from web_service.shapes import audit_row, system_row, trade_row, trigger_row
 from web_service.snapshots import PLAIN_TOPICS, Snapshots
@@ -73,6 +74,7 @@ class Hub:
         self.multipliers: dict[str, float] = {}
         self.main_symbol: str = web.config.market_data.main_contract
         self.status: dict[str, Any] = {}
+        self.risk = RiskFeed(self.broadcast)  # risk events, their updates, execution reports
         # Full-state snapshots queued but not sent yet: an update replacing one in the outbox stays a snapshot.
         self._unsent: dict[Client, set[str]] = {}
         self._dirty = asyncio.Event()
@@ -299,6 +301,8 @@ class Hub:
             self._set_main(MainContract.model_validate(data).symbol)
         elif kind == "command":
             self.broadcast("audit", audit_row(CommandAudit.model_validate(data)))
+        elif kind in FEED_EVENTS:
+            self.risk.apply(kind, data)
 
     def _apply_trigger(self, data: dict[str, Any]) -> None:
         """A new trigger record, or a later result for one ({"uid", "result", "error", "update": true})."""
