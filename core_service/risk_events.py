@@ -42,6 +42,7 @@ class RiskDesk:
         self._clock = clock
         self._lock = threading.Lock()
         self._open: dict[str, tuple[RiskEvent, float]] = {}  # key -> (last raised, when, by `clock`)
+        self._acked: set[str] = set()
 
     # ------------------------------------------------------------ risk events
     def raise_event(self, kind: RiskEventType, message: str, *, key: str = "", severity: RiskSeverity = "WARNING",
@@ -65,6 +66,11 @@ class RiskDesk:
         self._publish("risk_event", event.model_dump(mode="json"))
         return event
 
+    def raised(self, uid: str) -> bool:
+        """Raised by this core and still remembered (its row may not be written yet)."""
+        with self._lock:
+            return any(event.uid == uid for event, _ in self._open.values())
+
     def is_open(self, key: str) -> bool:
         with self._lock:
             last = self._open.get(key)
@@ -85,7 +91,12 @@ class RiskDesk:
         return event
 
     def acknowledge(self, uid: str, operator: str) -> dict[str, Any]:
-        """The operator has seen it (command `risk.ack`; the web checks the uid exists first)."""
+        """The operator has seen it (command `risk.ack`). ValueError if it was acknowledged already
+        in this session (the caller checks MySQL for older ones)."""
+        with self._lock:
+            if uid in self._acked:
+                raise ValueError(f"risk event {uid} is already acknowledged")
+            self._acked.add(uid)
         at = now_ms()
         self._put({"kind": "risk_ack", "uid": uid, "acknowledged_by": operator[:64],
                    "acknowledged_at": str(ser.ms_to_db(at))})
