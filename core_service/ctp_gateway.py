@@ -12,7 +12,9 @@ and commission rates of the subscribed and held contracts are queried within CTP
 (`ctp_queries`) into `contract_rates`, each update handed to `rates_listener`; the broker's
 settlement statement of the last trading day is asked once per session and handed, as sent, to
 `settlement_listener(accountid, trading_day, text)` (`ctp_settlement`). Ticks carry the
-exchange's pre-settlement price in `tick.extra["pre_settlement"]`.
+exchange's pre-settlement price in `tick.extra["pre_settlement"]`. `query_orders_trades(on_reply)`
+asks today's orders and trades for the sync fallback, within the same flow control
+(`ctp_order_queries`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from core_service.broker_errors import BrokerError, BrokerErrorKind, BrokerError
 from core_service.contract_rates import ContractRates, RatesListener
 from core_service.ctp_errors import FLOW_CONTROL_CODES, RETURN_CODES, error_id, error_msg
 from core_service.ctp_md_api import ArbigMdApi
+from core_service.ctp_order_queries import OrderTradeQuery, OrderTradeReply
 from core_service.ctp_orders import OrderBook
 from core_service.ctp_queries import (
     PendingQuery,
@@ -82,6 +85,7 @@ class ArbigCtpGateway(CtpGateway):
         self.session = CtpSession(self)
         self.orders = OrderBook(self)
         self.statement = SettlementStatement(self)
+        self.order_queries = OrderTradeQuery(self)
         self.td_api: ArbigTdApi = ArbigTdApi(self)
         self.md_api: ArbigMdApi = ArbigMdApi(self)
         self.status_tracker = GatewayStatusTracker("ctp")
@@ -273,6 +277,11 @@ class ArbigCtpGateway(CtpGateway):
         if self._can_query():
             super().query_position()
 
+    def query_orders_trades(self, on_reply: OrderTradeReply) -> bool:
+        """Ask today's orders and trades (ReqQryOrder, then ReqQryTrade, paced); `on_reply(orders, trades,
+        error)` once both are answered, on CTP's callback thread. False when not ready or one is running."""
+        return not self._closed and self.order_queries.start(on_reply)
+
     def _can_query(self) -> bool:
         """vnpy's timer would also query before login and settlement; one query at a time."""
         return self.ready and self.td_api.login_status and not self.queries.busy()
@@ -295,8 +304,9 @@ class ArbigCtpGateway(CtpGateway):
             extra["ctp"] = dict(raw)
         if "reason" not in extra:
             reason = self.orders.reasons.get(order.vt_orderid)
-            if reason is None and order.status == Status.REJECTED and raw is not None:
-                reason = self.orders.rejected_by_rtn(order, raw)
+            record = extra.get("ctp")  # this push's record, or the query's (the order sync delivers it)
+            if reason is None and order.status == Status.REJECTED and isinstance(record, dict):
+                reason = self.orders.rejected_by_rtn(order, record)
             if reason:
                 extra["reason"] = reason
         order.extra = extra

@@ -2,10 +2,10 @@
 
 Each callback stays thin and hands the CTP record to the part that owns it: `CtpSession` (login,
 settlement, instruments), `ctp_account` (account and merged SHFE positions), `OrderBook` (insert
-and cancel errors), `SettlementStatement` (the settlement statement), the gateway (rates,
-BrokerErrors). Every Req* call's return code is checked:
--2/-3 (flow control) and, for orders, -1 become BrokerErrors; sent queries are tracked by the
-gateway's `QueryPacer` until their last reply.
+and cancel errors), `SettlementStatement` (the settlement statement), `OrderTradeQuery` (the order
+and trade queries of the sync fallback), the gateway (rates, BrokerErrors). Every Req* call's
+return code is checked: -2/-3 (flow control) and, for orders, -1 become BrokerErrors; sent queries
+are tracked by the gateway's `QueryPacer` until their last reply.
 """
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ class ArbigTdApi(CtpTdApi):
     reqQryInstrumentMarginRate = _checked("reqQryInstrumentMarginRate")
     reqQryInstrumentCommissionRate = _checked("reqQryInstrumentCommissionRate")
     reqQrySettlementInfo = _checked("reqQrySettlementInfo")
+    reqQryOrder = _checked("reqQryOrder")
+    reqQryTrade = _checked("reqQryTrade")
     reqOrderInsert = _checked("reqOrderInsert")
     reqOrderAction = _checked("reqOrderAction")
 
@@ -88,6 +90,7 @@ class ArbigTdApi(CtpTdApi):
     def onFrontDisconnected(self, reason: int) -> None:
         super().onFrontDisconnected(reason)
         self.position_book.reset()
+        self.gateway.order_queries.abandon("the front disconnected")
         self.gateway.session.disconnected(describe_disconnect(reason))
 
     def onRspAuthenticate(self, data: dict, error: dict, reqid: int, last: bool) -> None:
@@ -194,6 +197,12 @@ class ArbigTdApi(CtpTdApi):
     def onErrRtnOrderAction(self, data: dict, error: dict) -> None:
         self.gateway.write_error("交易撤单失败", error)
         self.gateway.orders.cancel_refused(data or {}, error, "OnErrRtnOrderAction")
+
+    def onRspQryOrder(self, data: dict, error: dict, reqid: int, last: bool) -> None:
+        self.gateway.order_queries.order_reply(data, error, reqid, last)  # gathered, never pushed
+
+    def onRspQryTrade(self, data: dict, error: dict, reqid: int, last: bool) -> None:
+        self.gateway.order_queries.trade_reply(data, error, reqid, last)
 
     # CTP's own order and trade records are kept beside ours (raw, for audit): the gateway attaches
     # the dict being processed to the OrderData/TradeData vnpy builds from it.

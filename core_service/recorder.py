@@ -20,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 
 POSITION_DB_INTERVAL_S = 5.0  # unchanged positions (pnl only) reach MySQL at most this often
 ACCOUNT_DB_INTERVAL_S = 5.0
+SEEN_TRADES = 20_000  # vt_tradeids remembered so a trade reaching us twice (push + query) is published once
 
 
 class Recorder:
@@ -94,6 +96,7 @@ class Recorder:
         self.replies = BrokerReplies(writer.put)
         self.settlements = SettlementWatch(writer.put)
         self.origins = OrderOrigins()
+        self._seen_trades: OrderedDict[str, None] = OrderedDict()  # dispatcher thread only
         self.ledger = LedgerFeed(writer.put, ACCOUNT_DB_INTERVAL_S)
         writer.set_conflict_handler(self.record_conflict)
         writer.set_ledger_handler(self.record_ledger_mismatch)
@@ -226,7 +229,13 @@ class Recorder:
 
     def _on_trade(self, trade: TradeData) -> None:
         state = ser.trade_state(trade)
-        self.publish_event("trade", state.model_dump())
+        if trade.vt_tradeid in self._seen_trades:  # again (query fallback, late push): MySQL keeps one row
+            log.info("trade %s reached the recorder again; not published twice", trade.vt_tradeid)
+        else:
+            self._seen_trades[trade.vt_tradeid] = None
+            while len(self._seen_trades) > SEEN_TRADES:
+                self._seen_trades.popitem(last=False)
+            self.publish_event("trade", state.model_dump())
         strategy = self.strategy_of_order(trade.vt_orderid)
         self.writer.put({
             "kind": "trade", **state.model_dump(), "orderid": trade.orderid,

@@ -7,7 +7,8 @@ day roll) is saved to the state file before the lock is released.
 
 Order life cycle: SUBMITTING first, then REJECTED (with `extra["reason"]`), or NOTTRADED /
 PARTTRADED / ALLTRADED / CANCELLED. Each fill is pushed as a trade, then the order update, then
-both positions of the contract and the account.
+both positions of the contract and the account. `orders_and_trades()` answers the order/trade query
+(as CTP's ReqQryOrder/ReqQryTrade); `lost` loses fill pushes on request (`drills`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from common.trading_calendar import trading_day_str
 
 from .clock import SimClock
 from .contracts import from_ticks, to_ticks
+from .drills import LostPushes
 from .ledger import Ledger, PositionSlot, remaining
 from .matching import OrderBook, market_price
 from .state_store import (
@@ -70,6 +72,7 @@ class SimExchange:
         self.trades: list[TradeData] = []  # today's trades
         self.order_count = 0
         self.trade_count = 0
+        self.lost = LostPushes()  # drill: fill pushes to lose
         self._last_save = 0.0
 
     # ------------------------------------------------------------ state
@@ -109,7 +112,15 @@ class SimExchange:
         return list(self.book.active.values())
 
     def _emit_order(self, order: OrderData) -> None:
+        if self.lost.lose_order(order):
+            self.pub.write_log(f"DRILL lost push: order {order.vt_orderid} {order.status.name} not pushed")
+            return
         self.pub.on_order(copy(order))
+
+    def orders_and_trades(self) -> tuple[list[OrderData], list[TradeData]]:
+        """Today's orders and trades as the exchange holds them (copies), as a query answers."""
+        with self.lock:
+            return [copy(o) for o in self.orders.values()], [copy(t) for t in self.trades]
 
     def position_data(self, symbol: str, direction: Direction) -> PositionData:
         ledger = self.ledger
@@ -243,6 +254,9 @@ class SimExchange:
             self.book.active.pop(order.orderid, None)
         self.book.take(order.symbol, order.direction, lots)
         self.trades.append(trade)
+        if self.lost.lose_trade(order):
+            self.pub.write_log(f"DRILL lost push: trade {trade.vt_tradeid} of {order.vt_orderid} not pushed")
+            return
         self.pub.on_trade(copy(trade))
 
     def cancel_order(self, orderid: str) -> None:

@@ -9,21 +9,24 @@ At connect, like CTP after login: every contract, then today's orders and trades
 file, then positions and the account. Ticks start on subscribe: a random walk per subscribed symbol
 (the sim runs 24/7), or, in replay mode, the replay file's instrument. Extras beyond BaseGateway:
 `unsubscribe(symbol)`, `get_contract_symbols()`, `inject_tick(tick)`, the attributes `replay_done`
-(threading.Event) and `status_tracker` (set by the core before connect).
+(threading.Event) and `status_tracker` (set by the core before connect); the order/trade query
+`query_orders_trades(on_reply)` (as CTP's ReqQryOrder/ReqQryTrade, answered on a thread of its own);
+the drills `drill_lose_pushes(count)` and `drill_external_close(symbol, direction, volume)` (`drills`).
 """
 
 from __future__ import annotations
 
 import threading
 import traceback
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from vnpy.event import EventEngine
-from vnpy.trader.constant import Exchange
+from vnpy.trader.constant import Direction, Exchange
 from vnpy.trader.gateway import BaseGateway
-from vnpy.trader.object import CancelRequest, OrderRequest, SubscribeRequest, TickData
+from vnpy.trader.object import CancelRequest, OrderData, OrderRequest, SubscribeRequest, TickData, TradeData
 
 from common.contract import GatewayState
 from common.trading_calendar import trading_day_str
@@ -31,6 +34,7 @@ from core_service.gateway_status import GatewayStatusTracker
 
 from .clock import SimClock
 from .contracts import contract_symbols, default_main, is_gold_symbol, make_contract
+from .drills import external_close
 from .exchange import SimExchange
 from .feeds import RandomFeed, ReplayFeed
 from .ledger import Fees, Ledger
@@ -41,6 +45,8 @@ from .settings import SettingError, SimSettings, parse_settings
 from .state_store import StateError, StateStore
 
 JOIN_TIMEOUT_S = 0.9
+
+OrderTradeReply = Callable[[list[OrderData], list[TradeData], str], None]
 
 
 class SimGateway(BaseGateway):
@@ -71,6 +77,7 @@ class SimGateway(BaseGateway):
         self._emitted = 0
         self._emit_lock = threading.Lock()
         self._closed = False
+        self._querying = threading.Lock()  # held while an order/trade query is being answered
 
     # ------------------------------------------------------------ plumbing
 
@@ -266,3 +273,50 @@ class SimGateway(BaseGateway):
             with self.exchange.lock:
                 for symbol in self.exchange.ledger.symbols():
                     self.exchange.emit_positions(symbol)
+
+    # ------------------------------------------------------------ order/trade query and drills
+
+    def query_orders_trades(self, on_reply: OrderTradeReply) -> bool:
+        """Ask for today's orders and trades; `on_reply(orders, trades, error)` is called once, on a
+        thread of its own. False when not connected or a query is already being answered."""
+        exchange = self.exchange
+        if exchange is None or self._closed or not self._querying.acquire(blocking=False):
+            return False
+        thread = threading.Thread(target=self._answer_query, args=(exchange, on_reply), daemon=True)
+        thread.name = f"sim-query-{self.gateway_name}"
+        try:
+            thread.start()
+        except RuntimeError:
+            self._querying.release()
+            raise
+        return True
+
+    def _answer_query(self, exchange: SimExchange, on_reply: OrderTradeReply) -> None:
+        try:
+            orders, trades = exchange.orders_and_trades()
+            error = ""
+        except Exception as exc:
+            orders, trades, error = [], [], f"sim order/trade query failed: {type(exc).__name__}: {exc}"
+            self.write_log(f"{error}\n{traceback.format_exc(limit=5)}")
+        finally:
+            self._querying.release()
+        try:
+            on_reply(orders, trades, error)
+        except Exception:
+            self.write_log(f"order/trade query reply handler failed: {traceback.format_exc(limit=5)}")
+
+    def drill_lose_pushes(self, count: int) -> None:
+        """Drill: the next `count` fills are not pushed (neither the trade nor the order update after
+        it); the exchange keeps them, so `query_orders_trades` shows them."""
+        if self.exchange is None:
+            raise ValueError("drill lose-pushes: the sim gateway is not connected")
+        self.exchange.lost.arm(count)
+        self.write_log(f"DRILL: the next {count} fill pushes will be lost (kept by the exchange)")
+
+    def drill_external_close(self, symbol: str, direction: Direction, volume: int) -> dict[str, Any]:
+        """Drill: the exchange closes `volume` lots of a position behind the core's back (a forced
+        liquidation, another terminal): no order or trade, only the new position and account pushed.
+        Raises ValueError when it cannot (too few closable lots, no price yet)."""
+        if self.exchange is None:
+            raise ValueError("drill external-close: the sim gateway is not connected")
+        return external_close(self.exchange, symbol, direction, volume)
