@@ -100,3 +100,35 @@ def test_lost_lots_are_adopted_back_from_the_brokers_position(
         assert "carried in" in event["message"]
     finally:
         h.stop()
+
+
+def test_the_external_close_drill_is_detected_and_closed_in_the_records_within_15_s(
+        config_dict: dict[str, Any], tmp_path: Path, db: Database) -> None:
+    """Default intervals (position sync 5 s, order query 15 s): found by the second check after the drill
+    (the first sees the difference and asks the order/trade query, the second acts), a third at most if
+    the broker's position reply lands just after a check: within 15 s at 5 s a check. Counted in checks,
+    not seconds, so a busy machine cannot fail it; the time is printed."""
+    import time
+
+    from vnpy.trader.constant import Direction
+
+    harness = CoreHarness(config_dict, tmp_path / "arbig.json")
+    harness.start()
+    try:
+        harness.open_position(Direction.LONG, 2)
+        eventually(lambda: open_lots(db) == 2, what="the opening booked as lots")
+        reply = harness.send(CommandType.DRILL_EXTERNAL_CLOSE, vt_symbol="au2702.SHFE", direction="LONG", volume=1)
+        assert reply.status == CommandStatus.DONE, reply.reason
+        drilled, checks = time.monotonic(), harness.app.sync.position_sync.checks  # type: ignore[union-attr]
+        [event] = eventually(lambda: risk(db, "EXTERNAL_CLOSE"), timeout=30, what="EXTERNAL_CLOSE raised")
+        detected, after = time.monotonic() - drilled, harness.app.sync.position_sync.checks - checks  # type: ignore[union-attr]
+        print(f"external close detected {detected:.1f} s ({after} checks) after the drill")
+        assert after <= 3
+        assert "no longer holds 1 of our 2 lot(s)" in event["message"]
+        eventually(lambda: open_lots(db) == 1, what="the lot closed in the records")
+        [row] = db.query("SELECT exit_reason, volume, pnl_open IS NOT NULL AS priced FROM positions_closed")
+        assert (row["exit_reason"], float(row["volume"]), row["priced"]) == ("external_close", 1.0, 1)
+        assert not db.query("SELECT id FROM trades WHERE offset_ <> 'OPEN'")  # no closing trade was ever seen
+        assert not risk(db, "MISSED_BY_PUSH")
+    finally:
+        harness.stop()
