@@ -11,6 +11,9 @@ from typing import Any
 import redis
 
 from common.contract import (
+    Command,
+    CommandReply,
+    CommandStatus,
     ExecutionReport,
     ExecutionStep,
     Keys,
@@ -125,3 +128,12 @@ def insert_step(db: Database, report: ExecutionReport) -> None:
 
 def publish_step(r: redis.Redis, keys: Keys, report: ExecutionReport) -> None:
     seed.publish(r, keys, "execution", report.model_dump(mode="json"))
+
+
+def core_acknowledges(db: Database, r: redis.Redis, keys: Keys, command: Command) -> CommandReply:
+    """What the core does with risk.ack: records it, pushes a risk_update, answers done with the result."""
+    at, uid = now_ms(), command.params["uid"]
+    acknowledge_in_db(db, uid, command.operator, at)
+    publish_risk_update(r, keys, RiskEventUpdate(uid=uid, acknowledged_by=command.operator, acknowledged_ms=at))
+    return CommandReply(command_id=command.id, status=CommandStatus.DONE, reason="acknowledged",
+                        result={"uid": uid, "acknowledged_by": command.operator, "acknowledged_ms": at})

@@ -18,12 +18,10 @@ import redis
 from common.contract import (
     Command,
     CommandReply,
-    CommandStatus,
     ExecutionStep,
     GatewayState,
     Keys,
     RiskEventType,
-    RiskEventUpdate,
     now_ms,
 )
 from common.db import Database
@@ -97,17 +95,7 @@ def core_acknowledges(
 
     def decide(command: Command) -> CommandReply:
         assert go.wait(20), "the test never let the answer go"
-        at, uid = now_ms(), command.params["uid"]
-        risk_seed.acknowledge_in_db(db, uid, command.operator, at)
-        risk_seed.publish_risk_update(
-            r, keys, RiskEventUpdate(uid=uid, acknowledged_by=command.operator, acknowledged_ms=at)
-        )
-        return CommandReply(
-            command_id=command.id,
-            status=CommandStatus.DONE,
-            reason="acknowledged",
-            result={"uid": uid, "acknowledged_by": command.operator, "acknowledged_ms": at},
-        )
+        return risk_seed.core_acknowledges(db, r, keys, command)
 
     return decide
 

@@ -18,7 +18,6 @@ from common.contract import (
     Keys,
     RiskEvent,
     RiskEventType,
-    RiskEventUpdate,
     now_ms,
 )
 from common.db import Database
@@ -138,18 +137,7 @@ def _core_acknowledges(db: Database, r: redis.Redis, keys: Keys) -> Callable[[Co
     """What the core does with risk.ack: records it, pushes a risk_update, answers done with the result."""
 
     def decide(command: Command) -> CommandReply:
-        at = now_ms()
-        uid = command.params["uid"]
-        risk_seed.acknowledge_in_db(db, uid, command.operator, at)
-        risk_seed.publish_risk_update(
-            r, keys, RiskEventUpdate(uid=uid, acknowledged_by=command.operator, acknowledged_ms=at)
-        )
-        return CommandReply(
-            command_id=command.id,
-            status=CommandStatus.DONE,
-            reason="acknowledged",
-            result={"uid": uid, "acknowledged_by": command.operator, "acknowledged_ms": at},
-        )
+        return risk_seed.core_acknowledges(db, r, keys, command)
 
     return decide
 
