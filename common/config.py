@@ -63,6 +63,8 @@ class SimConfig(_Strict):
     base_price: float = Field(600.0, gt=0)
     seed: int | None = None
     state_file: str = "sim_state.json"
+    # always: the 24 h demo; shfe: au's real sessions and holidays (orders outside refused, no random ticks)
+    sessions: Literal["always", "shfe"] = "always"
 
 
 class CtpConfig(_Strict):

@@ -30,7 +30,6 @@ from vnpy_ctastrategy import CtaStrategyApp
 
 from common.config import AppConfig, Secrets, update_main_contract_file
 from common.contract import (
-    CommandType,
     GatewayState,
     GatewayStatus,
     Heartbeat,
@@ -43,8 +42,8 @@ from common.db import connect as db_connect
 from common.db import migrate
 from common.trading_calendar import CHINA_TZ, trading_day_str
 from core_service import serializers as ser
-from core_service.actions import TradingActions
 from core_service.broker_errors import BrokerError
+from core_service.command_handlers import build_handlers
 from core_service.commands import CommandProcessor, EventThreadRunner, Refused
 from core_service.config_watcher import ConfigWatcher
 from core_service.contracts_table import wire_rates
@@ -55,6 +54,7 @@ from core_service.gateway_status import GatewayStatusTracker, LoginWatchdog, des
 from core_service.gateways import add_gateway, connect_gateway
 from core_service.guarded_events import GuardedEventEngine
 from core_service.heartbeat import HeartbeatThread
+from core_service.held_contracts import HeldContracts
 from core_service.instance_lock import InstanceLock, account_of
 from core_service.mysql_writer import MysqlWriter
 from core_service.pretrade import MarginGuard
@@ -62,6 +62,7 @@ from core_service.recorder import Recorder
 from core_service.redis_publisher import RedisPublisher
 from core_service.runtime import write_running_config
 from core_service.spool import Spool
+from core_service.strategy_pos_sync import StrategyPosSync
 from core_service.strategy_setup import StrategySetup
 from core_service.sync_layer import SyncLayer
 
@@ -147,6 +148,8 @@ class CoreApp:
                                         self.main_engine.get_all_accounts)
         self.cta.margin_guard = self.margin_guard  # type: ignore[union-attr]
         self.runner = EventThreadRunner(self.event_engine)
+        self.held = HeldContracts(self.event_engine, self._subscribe)  # a held contract keeps its market data
+        StrategyPosSync(self.event_engine, self.main_engine, self.cta, self._report)  # type: ignore[arg-type]
         self.sync = SyncLayer(self.config, self.main_engine, self.cta, self.recorder, self.writer,  # type: ignore[arg-type]
                               self.runner, gateway, self._not_ready, db_connect=self._db_connect)
         self._publish_main_contract()
@@ -161,7 +164,7 @@ class CoreApp:
         self.beats.start()
         self.sync.start()
         self.watchdog = connect_gateway(gateway, self.config, self.secrets, self.runtime, self.tracker)
-        self.commands = CommandProcessor(self.redis, self.keys, self._handlers(), self.recorder.command_audited,
+        self.commands = CommandProcessor(self.redis, self.keys, build_handlers(self), self.recorder.command_audited,
                                          self.config.core.command_ttl_s)
         self.commands.start()
         self.control = ControlServer(socket_path(self.runtime), self.commands.process_local,
@@ -307,21 +310,24 @@ class CoreApp:
             self.config = self.config.model_copy(
                 update={"market_data": self.config.market_data.model_copy(update={"main_contract": symbol})})
         self._subscribe(symbol)
-        self.recorder.published_symbols.discard(old)
         gateway = self.main_engine.get_gateway(self.main_engine.get_all_gateway_names()[0])
         users = [s.strategy_name for s in (self.cta.strategies.values() if self.cta else [])
                  if s.vt_symbol == f"{old}.SHFE"]
-        if not users and hasattr(gateway, "unsubscribe"):
-            gateway.unsubscribe(old)
-            self._subscribed.discard(old)
-        self.publisher.delete(self.keys.tick_stream(old))
+        if not users and not self.held.is_held(old):  # a held contract keeps its price and its close
+            self.recorder.published_symbols.discard(old)
+            if hasattr(gateway, "unsubscribe"):
+                gateway.unsubscribe(old)
+                self._subscribed.discard(old)
+            self.publisher.delete(self.keys.tick_stream(old))
         self._publish_main_contract()
         self._write_running_config()
         for contract in self.main_engine.get_all_contracts():
             if contract.symbol in (old, symbol):
                 info = ser.contract_info(contract, symbol)
                 self.publisher.hset_state(self.keys.contracts, info.symbol, info.to_json())
-        note = f"; strategies still on {old}: {', '.join(users)}" if users else ""
+        elsewhere = sorted(f"{s.strategy_name} ({s.vt_symbol.split('.')[0]})" for s in self.cta.strategies.values()
+                           if s.vt_symbol != f"{symbol}.SHFE") if self.cta else []
+        note = f"; strategies still on older contracts: {', '.join(elsewhere)}" if elsewhere else ""
         self.recorder.system_event("rollover", f"main contract rolled from {old} to {symbol}{note}",
                                    old=old, new=symbol, strategies_on_old=users)
 
@@ -339,27 +345,6 @@ class CoreApp:
         return {"main_contract": symbol}
 
     # ------------------------------------------------------------ commands
-    def _handlers(self) -> dict[CommandType, Any]:
-        assert self.main_engine is not None and self.cta is not None and self.runner is not None
-        actions = TradingActions(self.main_engine, self.cta, self.main_engine.get_all_gateway_names()[0],
-                                 margin_guard=self.margin_guard, not_ready=self._not_ready,
-                                 execution=self.sync.execution if self.sync else None)
-        timeout = self.config.core.command_ttl_s
-
-        def on_event_thread(func: Any) -> Any:
-            return lambda command: self.runner.run(lambda: func(command), timeout)  # type: ignore[union-attr]
-
-        return {
-            CommandType.STRATEGY_INIT: on_event_thread(actions.init_strategy),
-            CommandType.STRATEGY_START: on_event_thread(actions.start_strategy),
-            CommandType.STRATEGY_STOP: on_event_thread(actions.stop_strategy),
-            CommandType.POSITION_CLOSE: on_event_thread(actions.close_position),
-            CommandType.ORDER_CANCEL: on_event_thread(actions.cancel_order),
-            CommandType.EMERGENCY_STOP: on_event_thread(actions.emergency_stop),
-            CommandType.CONTRACT_SWITCH: self._switch_command,
-            **(self.sync.handlers(on_event_thread) if self.sync else {}),
-        }
-
     def _report(self, kind: str, message: str, level: str = "INFO") -> None:
         if self.recorder:
             self.recorder.system_event(kind, message, level)
@@ -368,12 +353,15 @@ class CoreApp:
 
     # ------------------------------------------------------------ heartbeat
     def heartbeat(self) -> Heartbeat:
+        from core_service.session_clock import current_session
+
         return Heartbeat(
             pid=os.getpid(), ts_ms=now_ms(), started_ms=self.started_ms, gateway=self.tracker.current,
             main_contract=self._main_symbol, trading_day=trading_day_str(datetime.now(CHINA_TZ)),
             mysql_ok=self.writer.ok, mysql_backlog=self.writer.backlog,
             redis_backlog=self.publisher.backlog + (self.recorder.backlog if self.recorder else 0),
             last_tick_ms=self.recorder.last_tick_ms if self.recorder else None,
+            session=current_session(self.config, self.main_engine),
         )
 
     # ------------------------------------------------------------ stop

@@ -2,7 +2,10 @@
 
   python -m core_service.cli status
   python -m core_service.cli strategy-init NAME | strategy-start NAME | strategy-stop NAME
-  python -m core_service.cli close au2702.SHFE LONG 1 [--limit 950.02]
+  python -m core_service.cli open au2702 LONG|SHORT 1 [--limit 950.02] [--offset open|close|closetoday|
+                             closeyesterday] [--stop-strategies] [--yes] [--wait 30]   (see cli_orders.py)
+  python -m core_service.cli close au2702.SHFE LONG 1 [--limit 950.02] [--stop-strategies] [--yes] [--wait 30]
+  python -m core_service.cli flatten [--yes] [--wait 30]     (close every position at market)
   python -m core_service.cli cancel SIM.12
   python -m core_service.cli emergency-stop
   python -m core_service.cli switch au2704
@@ -22,7 +25,8 @@ list in Redis (works from another machine), `auto` (default) the local channel w
 this machine, else Redis.
 Exit codes: 0 done, 1 refused or failed (also: a diagnosis with a FAIL, a dry run with a
 difference), 2 bad usage or configuration (nothing sent), 3 no answer in time or the channel is
-unavailable.
+unavailable. open/close/flatten: 0 only when every order filled, 1 also for a rejected or cancelled
+order, 4 still working when --wait ran out (cli_orders.py).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from common.contract import (
     SyncReport,
 )
 from core_service import cli_format as fmt
+from core_service import cli_orders
 from core_service.control_socket import ControlUnavailable, local_status, send_local, socket_path
 
 REDIS_CONNECT_TIMEOUT_S = 2.0
@@ -64,7 +69,7 @@ STRATEGY_VERBS = {
 FORMATTED = {"positions", "sync", "diagnose", "drill", "risk-ack"}  # printed as text unless --json
 OPTION_OF = {
     "diagnose": {f: f"--{f}" for f in ("side", "offset", "volume", "price")} | {"vt_symbol": "--symbol"}
-}
+} | cli_orders.OPTION_OF
 PATTERN_HINT = {
     "vt_symbol": "not a contract like au2612.SHFE (or au2612)",
     "uid": "not a risk event uid (32 hex digits)",
@@ -95,11 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="print the core's heartbeat")
     for verb in STRATEGY_VERBS:
         sub.add_parser(verb).add_argument("name")
-    close = sub.add_parser("close", help="close (part of) a position")
-    close.add_argument("vt_symbol")
-    close.add_argument("direction", choices=["LONG", "SHORT"], help="direction of the position to close")
-    close.add_argument("volume", type=int)
-    close.add_argument("--limit", type=float, help="limit price (default: market, emulated)")
+    cli_orders.add_verbs(sub, json_flag)
     sub.add_parser("cancel").add_argument("vt_orderid")
     sub.add_parser("emergency-stop", help="stop all strategies and cancel all orders")
     sub.add_parser("switch", help="switch the main contract").add_argument("symbol")
@@ -143,16 +144,8 @@ def command_of(args: argparse.Namespace) -> tuple[CommandType, dict[str, Any]]:
     verb = args.verb
     if verb in STRATEGY_VERBS:
         return STRATEGY_VERBS[verb], {"name": args.name}
-    if verb == "close":
-        params = {
-            "vt_symbol": args.vt_symbol,
-            "direction": args.direction,
-            "volume": args.volume,
-            "price_type": "LIMIT" if args.limit is not None else "MARKET",
-        }
-        if args.limit is not None:
-            params["price"] = args.limit
-        return CommandType.POSITION_CLOSE, params
+    if verb in cli_orders.VERBS:
+        return cli_orders.command_of(args)
     if verb == "diagnose":
         params = {
             "vt_symbol": with_exchange(args.symbol),
@@ -213,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         except UsageError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    if args.verb in cli_orders.VERBS and (problem := cli_orders.usage_problem(args)):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         config = load_config()
         secrets = load_secrets()
@@ -221,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     local = socket_path(config.runtime_path())
     use_local = args.via == "local" or (args.via == "auto" and local.exists())
+    if command is not None and args.verb in cli_orders.VERBS:
+        channel = _channel(config, secrets, local if use_local else None, args.timeout)
+        return cli_orders.run(args, command, channel)
     try:
         if command is None:
             return (
@@ -300,6 +299,21 @@ def _send_local(path: Path, command: Command, timeout_s: float) -> CommandReply:
             f"the core did not answer on {path} within {timeout_s:g} s; command {command.id}"
             " may still run: check positions and orders"
         ) from exc
+
+
+def _channel(config: AppConfig, secrets: Secrets, local: Path | None, timeout_s: float) -> cli_orders.Channel:
+    """The hand-order verbs' way to the core: commands on the chosen channel, Redis to follow the orders."""
+
+    def send(command: Command) -> CommandReply:
+        return (
+            _send_local(local, command, timeout_s)
+            if local
+            else _send_redis(config, secrets, command, timeout_s)
+        )
+
+    return cli_orders.Channel(
+        send, lambda: _redis_client(config, secrets, timeout_s), Keys(config.redis.key_prefix)
+    )
 
 
 def _redis_client(config: AppConfig, secrets: Secrets, timeout_s: float) -> redis.Redis:

@@ -35,7 +35,7 @@ from typing import Any
 
 from pymysql.cursors import Cursor
 
-OPERATOR_REFERENCE = "ARBIG_operator"  # core_service.actions.MANUAL_REFERENCE
+OPERATOR_REFERENCE = "ARBIG_operator"  # core_service.manual_orders.MANUAL_REFERENCE
 EMERGENCY_REFERENCE = "ARBIG_emergency"  # an emergency flatten's orders carry this reference
 STRATEGY_REFERENCE = "CtaStrategy_"  # vnpy's CtaEngine: f"{APP_NAME}_{strategy_name}"
 SPLIT_DAY_EXCHANGES = {"SHFE", "INE"}

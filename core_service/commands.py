@@ -44,11 +44,22 @@ REPLY_TTL_S = 120
 CLAIMS_IN_MEMORY = 10_000
 
 
-class Refused(Exception):
+class CodedError(Exception):
+    """An answer the browser can translate: `code` names the message (i18n key "rc_<code>") and
+    `values` fill it in; str(exc) stays the English text for logs, the CLI and the audit."""
+
+    def __init__(self, message: str, code: str = "", **values: str | int | float) -> None:
+        super().__init__(message)
+        self.code = code
+        self.values = values
+        self.result: dict[str, Any] = {}  # what was done before it failed (e.g. the orders already sent)
+
+
+class Refused(CodedError):
     """The command was not executed; the message says why."""
 
 
-class Failed(Exception):
+class Failed(CodedError):
     """The command was tried and the gateway or engine said no."""
 
 
@@ -103,7 +114,8 @@ class EventThreadRunner:
         job = _Job(func)
         self.event_engine.put(Event(EVENT_RUN_JOB, job))
         if not job.done.wait(timeout_s) and job.abandon():
-            raise Failed(f"the trading engine was busy for {timeout_s:.0f} s; command not executed")
+            raise Failed(f"the trading engine was busy for {timeout_s:.0f} s; command not executed", "busy",
+                         s=round(timeout_s))
         job.done.wait()
         if job.error is not None:
             raise job.error
@@ -192,38 +204,43 @@ class CommandProcessor(threading.Thread):
                 f"{'.'.join(str(p) for p in e['loc']) or 'command'}: {e['msg']}" for e in exc.errors()
             )
             return None, CommandReply(command_id=command_id, status=CommandStatus.REFUSED,
-                                      reason=f"invalid command: {problems}")
+                                      reason=f"invalid command: {problems}", code="invalid", vars={"problems": problems})
 
     def _execute(self, command: Command, received: int, local: bool = False) -> CommandReply:
         ttl = min(command.ttl_s, self.max_ttl_s)
         age = command.age_s(received)
         if age > ttl:
-            return self._refuse(command, f"expired: issued {age:.1f} s ago, limit {ttl:.0f} s; not executed")
+            return self._refuse(command, Refused(f"expired: issued {age:.1f} s ago, limit {ttl:.0f} s; not executed",
+                                                 "expired", age=round(age, 1), ttl=round(ttl)))
         if age < -ttl:
-            return self._refuse(command, "issued in the future (clock skew?); not executed")
+            return self._refuse(command, Refused("issued in the future (clock skew?); not executed", "future"))
         if not self._claim(command.id, received, local):
-            return self._refuse(command, f"duplicate: command {command.id} was already received; not executed again")
+            return self._refuse(command, Refused(f"duplicate: command {command.id} was already received;"
+                                                 " not executed again", "duplicate", id=command.id))
         handler = self.handlers.get(command.type)
         if handler is None:
-            return self._refuse(command, f"command type {command.type.value} is not supported")
+            return self._refuse(command, Refused(f"command type {command.type.value} is not supported",
+                                                 "unsupported", type=command.type.value))
         try:
             result = handler(command)
             log.info("command %s %s %s: done", command.id, command.type.value, command.params)
             return CommandReply(command_id=command.id, status=CommandStatus.DONE, result=result)
         except Refused as exc:
-            return self._refuse(command, str(exc))
+            return self._refuse(command, exc)
         except Failed as exc:
             log.warning("command %s %s failed: %s", command.id, command.type.value, exc)
-            return CommandReply(command_id=command.id, status=CommandStatus.FAILED, reason=str(exc))
+            return CommandReply(command_id=command.id, status=CommandStatus.FAILED, reason=str(exc),
+                                code=exc.code, vars=exc.values, result=exc.result)
         except Exception as exc:
             log.exception("command %s %s raised", command.id, command.type.value)
             return CommandReply(command_id=command.id, status=CommandStatus.FAILED,
                                 reason=f"internal error: {type(exc).__name__}: {exc}")
 
     @staticmethod
-    def _refuse(command: Command, reason: str) -> CommandReply:
-        log.warning("command %s %s refused: %s", command.id, command.type.value, reason)
-        return CommandReply(command_id=command.id, status=CommandStatus.REFUSED, reason=reason)
+    def _refuse(command: Command, exc: Refused) -> CommandReply:
+        log.warning("command %s %s refused: %s", command.id, command.type.value, exc)
+        return CommandReply(command_id=command.id, status=CommandStatus.REFUSED, reason=str(exc), code=exc.code,
+                            vars=exc.values)
 
     def _answer(self, reply: CommandReply) -> None:
         if not reply.command_id:

@@ -340,7 +340,8 @@ def diagnose(
     all_active = list(main_engine.get_all_active_orders())
     facts = Facts(
         params=params, now=now(),
-        simulated=isinstance(gateway, SimGateway),
+        # the simulator in its 24 h demo mode takes orders at any hour; in `shfe` mode it keeps the sessions
+        simulated=isinstance(gateway, SimGateway) and gateway.session_mode() == "always",
         contract=main_engine.get_contract(params.vt_symbol), tick=main_engine.get_tick(params.vt_symbol),
         position=main_engine.get_position(f"{gateway_name}.{params.vt_symbol}.{held.value}"),
         active=[order for order in all_active if order.vt_symbol == params.vt_symbol],

@@ -41,6 +41,7 @@ def sim_setting(config: AppConfig, runtime: Path) -> dict[str, Any]:
         "limit_rate": sim.limit_rate,
         "base_price": sim.base_price,
         "seed": sim.seed,
+        "sessions": sim.sessions,
         "state_file": str(state_file if state_file.is_absolute() else runtime / state_file),
         "hold_replay": bool(replay),  # the core releases it once auto-started strategies run
     }

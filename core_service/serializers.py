@@ -29,6 +29,7 @@ from common.contract import (
     enum_name,
     now_ms,
 )
+from common.contract.messages import BOOK_FIELDS
 from common.trading_calendar import CHINA_TZ, to_china, trading_day_str, utc_naive_ms
 
 
@@ -66,10 +67,6 @@ def tick_message(tick: TickData) -> TickMessage:
         volume=tick.volume,
         turnover=tick.turnover,
         open_interest=tick.open_interest,
-        bid_price_1=tick.bid_price_1,
-        bid_volume_1=tick.bid_volume_1,
-        ask_price_1=tick.ask_price_1,
-        ask_volume_1=tick.ask_volume_1,
         open_price=tick.open_price,
         high_price=tick.high_price,
         low_price=tick.low_price,
@@ -77,6 +74,7 @@ def tick_message(tick: TickData) -> TickMessage:
         pre_settlement=float(extra.get("pre_settlement") or 0.0),
         limit_up=tick.limit_up,
         limit_down=tick.limit_down,
+        **{name: float(getattr(tick, name) or 0.0) for name in BOOK_FIELDS},  # levels 2..5: 0 when absent
     )
 
 

@@ -43,6 +43,8 @@ def _reply_outcome(command: Command, reply: CommandReply) -> Outcome:
         "type": command.type.value,
         "status": reply.status.value,
         "reason": reply.reason,
+        "code": reply.code,  # the browser translates a refusal by its code (i18n "rc_<code>") with `vars`
+        "vars": reply.vars,
         "result": reply.result,
     }
     if reply.status == CommandStatus.DONE:

@@ -27,10 +27,13 @@ class CommandType(StrEnum):
     SYNC_APPLY = "sync.apply"  # apply what sync.check reports
     ORDER_DIAGNOSE = "order.diagnose"  # PASS/FAIL checks: why an order would fail now (read only)
     DRILL_EXTERNAL_CLOSE = "drill.external_close"  # sim only: the exchange closes a position behind our back
+    ORDER_SEND = "order.send"  # the order ticket: open or close by hand
+    ORDER_PREVIEW = "order.preview"  # what order.send would send, cost and closable volume (read only)
+    POSITIONS_FLATTEN = "positions.flatten"  # close every position the operator confirmed (after an emergency stop)
 
 
 # Commands that change nothing: answered, never audited in MySQL (a dry run writes nothing).
-READ_ONLY_COMMANDS = frozenset({CommandType.SYNC_CHECK, CommandType.ORDER_DIAGNOSE})
+READ_ONLY_COMMANDS = frozenset({CommandType.SYNC_CHECK, CommandType.ORDER_DIAGNOSE, CommandType.ORDER_PREVIEW})
 
 
 # Strict shapes for everything an operator sends (web, CLI, raw Redis): no bool -> int, no 1.0 lots,
@@ -55,6 +58,8 @@ class ClosePositionParams(Message):
     # a LIMIT close followed up like a MARKET one (timeout -> cancel -> reprice -> retry, see
     # ExecutionConfig); a MARKET close is always followed up
     chase: Annotated[bool, Strict()] = False
+    # stop the running strategies that trade this contract before the close is sent
+    stop_strategies: Annotated[bool, Strict()] = False
 
     @model_validator(mode="after")
     def _price_for_limit(self) -> ClosePositionParams:
@@ -96,6 +101,39 @@ class DrillExternalCloseParams(Message):
     volume: Lots
 
 
+class OrderSendParams(Message):
+    """The order ticket: one order as the operator means it; the core splits a CLOSE into
+    close-today / close-yesterday where the exchange needs it (order.preview shows the split)."""
+
+    vt_symbol: VtSymbol
+    direction: Literal["LONG", "SHORT"]  # the order's side: LONG buys, SHORT sells
+    offset: Literal["OPEN", "CLOSE", "CLOSETODAY", "CLOSEYESTERDAY"]
+    volume: Lots
+    price_type: Literal["LIMIT", "MARKET"] = "LIMIT"  # MARKET: marketable limit at the opposite best +- a few ticks
+    price: Price | None = None
+    stop_strategies: Annotated[bool, Strict()] = False  # stop the running strategies on this contract first
+    chase: Annotated[bool, Strict()] = False  # follow a LIMIT up like a MARKET (timeout, reprice, retry)
+
+    @model_validator(mode="after")
+    def _price_for_limit(self) -> OrderSendParams:
+        if self.price_type == "LIMIT" and self.price is None:
+            raise ValueError("price is required when price_type is LIMIT")
+        return self
+
+
+class FlattenLeg(Message):
+    vt_symbol: VtSymbol
+    direction: Literal["LONG", "SHORT"]  # the position to close
+    volume: Lots
+
+
+class FlattenParams(Message):
+    """Close every position; `expect` is the list the operator confirmed: if the positions differ
+    from it the core refuses and sends nothing (what is sent is exactly what was shown)."""
+
+    expect: list[FlattenLeg] = Field(max_length=50)
+
+
 PARAMS_MODEL: dict[CommandType, type[Message]] = {
     CommandType.STRATEGY_INIT: StrategyParams,
     CommandType.STRATEGY_START: StrategyParams,
@@ -109,6 +147,9 @@ PARAMS_MODEL: dict[CommandType, type[Message]] = {
     CommandType.SYNC_APPLY: EmptyParams,
     CommandType.ORDER_DIAGNOSE: DiagnoseParams,
     CommandType.DRILL_EXTERNAL_CLOSE: DrillExternalCloseParams,
+    CommandType.ORDER_SEND: OrderSendParams,
+    CommandType.ORDER_PREVIEW: OrderSendParams,
+    CommandType.POSITIONS_FLATTEN: FlattenParams,
 }
 PARAMS_MAX_KEYS = 16
 
@@ -158,6 +199,9 @@ class CommandStatus(StrEnum):
 class CommandReply(Message):
     command_id: str
     status: CommandStatus
-    reason: str = ""
+    reason: str = ""  # English, for logs and the CLI
+    # a refusal's stable code and its values, translated by the browser (static/i18n.js "rc_<code>")
+    code: str = ""
+    vars: dict[str, str | int | float] = {}
     result: dict[str, Any] = {}
     replied_ms: int = Field(default_factory=now_ms)

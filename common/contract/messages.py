@@ -33,16 +33,21 @@ class Message(BaseModel):
 
 # ---------------------------------------------------------------- ticks
 
+BOOK_DEPTH = 5  # book levels a tick can carry; levels 2..5 stay 0 when the gateway sends level 1 only
+BOOK_FIELDS = tuple(f"{side}_{kind}_{level}" for level in range(1, BOOK_DEPTH + 1)
+                    for side in ("bid", "ask") for kind in ("price", "volume"))
 TICK_FLOAT_FIELDS = (
     "last_price", "volume", "turnover", "open_interest",
     "bid_price_1", "bid_volume_1", "ask_price_1", "ask_volume_1",
     "open_price", "high_price", "low_price", "pre_close", "pre_settlement",
     "limit_up", "limit_down",
+    *(name for name in BOOK_FIELDS if not name.endswith("_1")),
 )
 
 
 class TickMessage(Message):
-    """One level-1 tick as stored in `market_data:{symbol}`."""
+    """One tick as stored in `market_data:{symbol}`: level 1, plus book levels 2..5 when the gateway has
+    them (0 = no such level)."""
 
     symbol: str
     exchange: str
@@ -65,6 +70,22 @@ class TickMessage(Message):
     pre_settlement: float = 0.0
     limit_up: float = 0.0
     limit_down: float = 0.0
+    bid_price_2: float = 0.0
+    bid_volume_2: float = 0.0
+    ask_price_2: float = 0.0
+    ask_volume_2: float = 0.0
+    bid_price_3: float = 0.0
+    bid_volume_3: float = 0.0
+    ask_price_3: float = 0.0
+    ask_volume_3: float = 0.0
+    bid_price_4: float = 0.0
+    bid_volume_4: float = 0.0
+    ask_price_4: float = 0.0
+    ask_volume_4: float = 0.0
+    bid_price_5: float = 0.0
+    bid_volume_5: float = 0.0
+    ask_price_5: float = 0.0
+    ask_volume_5: float = 0.0
 
     def to_fields(self) -> dict[str, str]:
         return {k: repr(v) if isinstance(v, float) else str(v) for k, v in self.model_dump().items()}
@@ -103,6 +124,17 @@ class GatewayStatus(Message):
     md_reason: str = ""
 
 
+class SessionState(Message):
+    """Whether the exchange trades now (common/trading_sessions.py): `mode` always (the simulator's
+    24 h demo) or shfe (the exchange's sessions and holidays)."""
+
+    mode: Literal["always", "shfe"]
+    state: Literal["open", "break", "closed"]
+    reason: str = ""  # e.g. "lunch break", "weekend", "holiday 2026-10-01"
+    next_open_ms: int | None = None  # when trading resumes (None while open)
+    closes_ms: int | None = None  # when the current session ends (None while not open, or always)
+
+
 class Heartbeat(Message):
     pid: int
     ts_ms: int
@@ -114,6 +146,7 @@ class Heartbeat(Message):
     mysql_backlog: int  # records waiting in the durable spool
     redis_backlog: int  # ticks/events waiting to be published
     last_tick_ms: int | None = None
+    session: SessionState | None = None
     version: str = "1"
 
 
@@ -253,7 +286,8 @@ class TriggerRecord(Message):
     condition: str
     price: float
     volume: float
-    action: Literal["buy", "sell", "short", "cover", "close", "hold"]
+    # pos_sync: not a signal; a hand trade brought the strategy's pos to the account (strategy_pos_sync.py)
+    action: Literal["buy", "sell", "short", "cover", "close", "hold", "pos_sync"]
     result: Literal["success", "failed", "pending"]
     vt_orderids: list[str] = []
     error: str = ""

@@ -5,7 +5,8 @@ called from any thread. Events go out through the gateway's `on_*` methods while
 so they are queued in the order the state changed. Every change that matters (order status, trade,
 day roll) is saved to the state file before the lock is released.
 
-Order life cycle: SUBMITTING first, then REJECTED (with `extra["reason"]`), or NOTTRADED /
+Order life cycle: SUBMITTING first, then REJECTED (with `extra["reason"]`; with `sessions` = shfe
+also any order sent outside the exchange's sessions by the sim clock), or NOTTRADED /
 PARTTRADED / ALLTRADED / CANCELLED. Each fill is pushed as a trade, then the order update, then
 both positions of the contract and the account. `orders_and_trades()` answers the order/trade query
 (as CTP's ReqQryOrder/ReqQryTrade); `lost` loses fill pushes on request (`drills`).
@@ -24,6 +25,7 @@ from vnpy.trader.constant import Direction, Exchange, Offset, OrderType, Status
 from vnpy.trader.object import AccountData, OrderData, OrderRequest, PositionData, TickData, TradeData
 
 from common.trading_calendar import trading_day_str
+from common.trading_sessions import SessionMode
 
 from .clock import SimClock
 from .contracts import from_ticks, to_ticks
@@ -38,7 +40,14 @@ from .state_store import (
     trade_from_dict,
     trade_to_dict,
 )
-from .validation import funds_reason, market_data_reason, position_reason, price_reason, request_reason
+from .validation import (
+    funds_reason,
+    market_data_reason,
+    position_reason,
+    price_reason,
+    request_reason,
+    session_reason,
+)
 
 ACCOUNT_ID = "SIM"
 IMMEDIATE_TYPES = (OrderType.FAK, OrderType.FOK, OrderType.MARKET)
@@ -58,12 +67,14 @@ class Publisher(Protocol):
 
 class SimExchange:
     def __init__(self, publisher: Publisher, ledger: Ledger, symbols: list[str], clock: SimClock,
-                 store: StateStore, market_state: Callable[[], dict[str, Any]]) -> None:
+                 store: StateStore, market_state: Callable[[], dict[str, Any]],
+                 sessions: SessionMode = "always") -> None:
         self.pub = publisher
         self.gateway_name = publisher.gateway_name
         self.ledger = ledger
         self.symbols = set(symbols)
         self.clock = clock
+        self.sessions = sessions  # shfe: orders outside the sessions are refused (by the sim clock)
         self.store = store
         self.market_state = market_state
         self.lock = threading.RLock()
@@ -196,7 +207,7 @@ class SimExchange:
             return order.vt_orderid
 
     def _check(self, req: OrderRequest, order: OrderData) -> str:
-        reason = request_reason(req, self.symbols)
+        reason = request_reason(req, self.symbols) or session_reason(order.datetime, self.sessions)
         if reason:
             return reason
         tick = self.book.last_tick(order.symbol)

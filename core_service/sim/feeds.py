@@ -1,7 +1,9 @@
 """The threads that produce ticks: a random walk for every subscribed symbol, or a CSV replay.
 
 Both hand each tick to `deliver` (the gateway: matching, then lockstep). Neither ever raises: an
-error is logged and the loop goes on. Both stop within ~50 ms of `stop` being set.
+error is logged and the loop goes on. Both stop within ~50 ms of `stop` being set. The random walk
+is quiet outside the trading sessions when the gateway asks for it (`sessions` = shfe); a replay
+replays its file as it is.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ POLL_S = 0.05
 
 
 class RandomFeed(threading.Thread):
-    """One tick per symbol per interval for the subscribed symbols; checks the trading day meanwhile."""
+    """One tick per symbol per interval for the subscribed symbols while `trading(now())` (default:
+    always; `now` the wall clock); checks the trading day meanwhile."""
 
     def __init__(self, walks: dict[str, RandomWalk], subscribed: Callable[[], list[str]], interval_s: float,
-                 deliver: Deliver, idle: Callable[[datetime], None], stop: threading.Event, log: Log) -> None:
+                 deliver: Deliver, idle: Callable[[datetime], None], stop: threading.Event, log: Log,
+                 trading: Callable[[datetime], bool] | None = None,
+                 now: Callable[[], datetime] = lambda: datetime.now(CHINA_TZ)) -> None:
         super().__init__(name="sim-random-feed", daemon=True)
         self.walks = walks
         self.subscribed = subscribed
@@ -38,6 +43,8 @@ class RandomFeed(threading.Thread):
         self.idle = idle
         self.stop = stop
         self.log = log
+        self.trading = trading
+        self.now = now
 
     def run(self) -> None:
         next_at = time.monotonic()
@@ -51,8 +58,10 @@ class RandomFeed(threading.Thread):
 
     def _round(self) -> None:
         try:
-            now = datetime.now(CHINA_TZ)
+            now = self.now()
             self.idle(now)
+            if self.trading is not None and not self.trading(now):
+                return
             for symbol in self.subscribed():
                 if self.stop.is_set():
                     return

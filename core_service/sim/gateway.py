@@ -3,12 +3,15 @@
 connect(setting) keys: main_contract, tick_interval_ms, replay_file, replay_speed (0 = no waiting),
 replay_loop, initial_balance, margin_rate, commission_per_lot, close_today_commission_per_lot,
 limit_rate, base_price, seed, state_file (absolute), lockstep (default: on in replay mode),
-hold_replay (replay waits for `release_replay()`).
+hold_replay (replay waits for `release_replay()`), sessions ("always": the 24 h demo; "shfe": orders
+outside the exchange's sessions are rejected with the reason and the random walk is quiet then, by
+the sim clock: the replayed time in replay mode, else the wall clock).
 
 At connect, like CTP after login: every contract, then today's orders and trades from the state
 file, then positions and the account. Ticks start on subscribe: a random walk per subscribed symbol
-(the sim runs 24/7), or, in replay mode, the replay file's instrument. Extras beyond BaseGateway:
-`unsubscribe(symbol)`, `get_contract_symbols()`, `inject_tick(tick)`, the attributes `replay_done`
+(24/7 unless sessions = shfe), or, in replay mode, the replay file's instrument. Extras beyond BaseGateway:
+`unsubscribe(symbol)`, `get_contract_symbols()`, `inject_tick(tick)`, `market_now()` and
+`session_mode()` (the sim clock and the session rule, for the heartbeat), the attributes `replay_done`
 (threading.Event) and `status_tracker` (set by the core before connect); the order/trade query
 `query_orders_trades(on_reply)` (as CTP's ReqQryOrder/ReqQryTrade, answered on a thread of its own);
 the drills `drill_lose_pushes(count)` and `drill_external_close(symbol, direction, volume)` (`drills`).
@@ -30,6 +33,7 @@ from vnpy.trader.object import CancelRequest, OrderData, OrderRequest, Subscribe
 
 from common.contract import GatewayState
 from common.trading_calendar import trading_day_str
+from common.trading_sessions import SessionMode, session_state
 from core_service.gateway_status import GatewayStatusTracker
 
 from .clock import SimClock
@@ -55,7 +59,7 @@ class SimGateway(BaseGateway):
         "main_contract": "", "tick_interval_ms": 500, "replay_file": "", "replay_speed": 1.0,
         "replay_loop": False, "initial_balance": 1_000_000.0, "margin_rate": 0.10, "commission_per_lot": 10.0,
         "close_today_commission_per_lot": 0.0, "limit_rate": 0.06, "base_price": 600.0, "seed": "",
-        "state_file": "",
+        "state_file": "", "sessions": "always",
     }
     exchanges: list[Exchange] = [Exchange.SHFE]
 
@@ -134,7 +138,7 @@ class SimGateway(BaseGateway):
         main = settings.main_contract or default_main(now.date())
         held = ledger.symbols()  # keep listing what is held, so it can be closed
         symbols = contract_symbols(now.date(), main, [self.replay_symbol, *held] if self.replay_symbol else held)
-        exchange = SimExchange(self, ledger, symbols, clock, store, self._market_state)
+        exchange = SimExchange(self, ledger, symbols, clock, store, self._market_state, settings.sessions)
         exchange.load(data)
         self._walks = self._build_walks(settings, symbols, main, data.get("market", {}))
         self.settings, self._symbols, self.exchange = settings, symbols, exchange
@@ -145,8 +149,8 @@ class SimGateway(BaseGateway):
         exchange.save()
         self._start_threads(settings)
         mode = f"replay of {settings.replay_file} ({self.replay_symbol})" if settings.replay else "random walk"
-        self.write_log(f"sim gateway connected: {mode}, main {main}, {len(symbols)} contracts, "
-                       f"trading day {ledger.trading_day}, state {settings.state_file}")
+        self.write_log(f"sim gateway connected: {mode}, sessions {settings.sessions}, main {main}, "
+                       f"{len(symbols)} contracts, trading day {ledger.trading_day}, state {settings.state_file}")
 
     @staticmethod
     def _load_ledger(settings: SimSettings, data: dict[str, Any], now: datetime) -> Ledger:
@@ -183,9 +187,22 @@ class SimGateway(BaseGateway):
                                     self._deliver, self._stop, self.replay_done, self.write_log)
         else:
             assert self.exchange is not None
+            trading = None if settings.sessions == "always" else self._in_session
             self._feed = RandomFeed(self._walks, self._subscribed_list, settings.tick_interval_ms / 1000,
-                                    self._deliver, self.exchange.check_roll, self._stop, self.write_log)
+                                    self._deliver, self.exchange.check_roll, self._stop, self.write_log,
+                                    trading, self.exchange.clock.now)
         self._feed.start()
+
+    def _in_session(self, now: datetime) -> bool:
+        return session_state(now, self.session_mode()).state == "open"
+
+    def market_now(self) -> datetime | None:
+        """The sim's market clock (the replayed time in replay mode, else the wall clock); None before connect."""
+        return self.exchange.clock.now() if self.exchange is not None else None
+
+    def session_mode(self) -> SessionMode:
+        """The session rule the simulated exchange applies ("always" before connect)."""
+        return self.settings.sessions if self.settings is not None else "always"
 
     def close(self) -> None:
         if self._closed:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from common.config import SimConfig
+from common.trading_sessions import MODES
 
 from .contracts import is_gold_symbol
 
@@ -37,6 +38,7 @@ class SimSettings:
     state_file: str = ""
     lockstep: bool = False
     hold_replay: bool = False  # replay waits for release_replay() (the core starts strategies first)
+    sessions: Literal["always", "shfe"] = _DEFAULTS.sessions  # shfe: orders and random ticks only in sessions
 
     @property
     def replay(self) -> bool:
@@ -59,6 +61,14 @@ def _seed(value: Any) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise SettingError(f"setting 'seed' must be an integer or None, got {value!r}")
+    return value
+
+
+def _sessions(value: Any) -> Literal["always", "shfe"]:
+    if value is None or value == "":
+        return _DEFAULTS.sessions
+    if value not in MODES:
+        raise SettingError(f"setting 'sessions' must be one of {', '.join(MODES)}, got {value!r}")
     return value
 
 
@@ -90,4 +100,5 @@ def parse_settings(setting: dict[str, Any]) -> SimSettings:
         state_file=state_file,
         lockstep=bool(replay_file) if lockstep is None else bool(lockstep),
         hold_replay=bool(setting.get("hold_replay", False)),
+        sessions=_sessions(setting.get("sessions")),
     )

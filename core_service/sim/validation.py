@@ -1,15 +1,19 @@
 """Why the simulated exchange refuses an order: each check returns a reason, or "" when it passes.
 
-Checked in this order: contract, volume, order type/direction/offset, market data, price (tick grid
-and limits), then funds for an OPEN or closable lots for a close.
+Checked in this order: contract, volume, order type/direction/offset, trading session (with
+`sessions` = shfe, by the sim's market clock), market data, price (tick grid and limits), then funds
+for an OPEN or closable lots for a close.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from vnpy.trader.constant import Direction, Exchange, Offset, OrderType
 from vnpy.trader.object import OrderData, OrderRequest, TickData
+
+from common.trading_sessions import SessionMode, order_refusal
 
 from .contracts import MAX_ORDER_VOLUME, on_grid
 from .ledger import Ledger, position_direction
@@ -35,6 +39,11 @@ def request_reason(req: OrderRequest, symbols: Iterable[str]) -> str:
     if req.offset not in SUPPORTED_OFFSETS:
         return f"offset {req.offset.name} is not OPEN, CLOSE, CLOSETODAY or CLOSEYESTERDAY"
     return ""
+
+
+def session_reason(now: datetime, mode: SessionMode) -> str:
+    """Outside the exchange's sessions (mode shfe; configured holidays), why the order is refused."""
+    return order_refusal(now, mode)
 
 
 def market_data_reason(symbol: str, tick: TickData | None) -> str:

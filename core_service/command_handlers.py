@@ -1,0 +1,70 @@
+"""Which function answers each operator command, and on which thread.
+
+Trading commands run on vnpy's event thread (serialised with the strategies, see
+commands.EventThreadRunner); the main-contract switch and the sync layer's reads run on the command
+loop's thread. Hand orders (ticket, close, flatten) are manual_orders.py's; strategies, cancel and the
+emergency stop are actions.py's. Hand orders are refused outside the exchange's sessions (the
+simulator in `always` mode never is).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from common.contract import Command, CommandType
+from common.trading_calendar import CHINA_TZ
+from core_service.actions import TradingActions
+from core_service.commands import Refused
+from core_service.manual_orders import ManualOrders
+from core_service.session_clock import current_session
+
+if TYPE_CHECKING:
+    from core_service.app import CoreApp
+
+Handler = Callable[[Command], dict[str, Any]]
+
+
+def _market_closed(app: CoreApp) -> Refused | None:
+    """A coded refusal while the exchange is outside its sessions (by the gateway's market clock)."""
+    state = current_session(app.config, app.main_engine)
+    if state is None or state.state == "open":
+        return None
+    next_open = (datetime.fromtimestamp(state.next_open_ms / 1000, CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+                 if state.next_open_ms else "unknown")
+    return Refused(f"the market is closed ({state.reason}); next open {next_open} China time", "market_closed",
+                   reason=state.reason, next_open=next_open)
+
+
+def build_handlers(app: CoreApp) -> dict[CommandType, Handler]:
+    assert app.main_engine is not None and app.cta is not None and app.runner is not None
+    execution = app.sync.execution if app.sync else None
+    actions = TradingActions(app.main_engine, app.cta, app.main_engine.get_all_gateway_names()[0],
+                             not_ready=app._not_ready, execution=execution)
+    orders = ManualOrders(app.main_engine, app.cta, app.margin_guard, app._not_ready, execution,
+                          market_closed=lambda: _market_closed(app),
+                          session=lambda: _dump(current_session(app.config, app.main_engine)),
+                          needs_tick=app.config.gateway.name == "sim")
+    runner, timeout = app.runner, app.config.core.command_ttl_s
+
+    def on_event_thread(func: Handler) -> Handler:
+        return lambda command: runner.run(lambda: func(command), timeout)
+
+    return {
+        CommandType.STRATEGY_INIT: on_event_thread(actions.init_strategy),
+        CommandType.STRATEGY_START: on_event_thread(actions.start_strategy),
+        CommandType.STRATEGY_STOP: on_event_thread(actions.stop_strategy),
+        CommandType.POSITION_CLOSE: on_event_thread(orders.close_position),
+        CommandType.ORDER_SEND: on_event_thread(orders.send),
+        CommandType.ORDER_PREVIEW: on_event_thread(orders.preview),
+        CommandType.POSITIONS_FLATTEN: on_event_thread(orders.flatten),
+        CommandType.ORDER_CANCEL: on_event_thread(actions.cancel_order),
+        CommandType.EMERGENCY_STOP: on_event_thread(actions.emergency_stop),
+        CommandType.CONTRACT_SWITCH: app._switch_command,
+        **(app.sync.handlers(on_event_thread) if app.sync else {}),
+    }
+
+
+def _dump(state: Any) -> dict[str, Any] | None:
+    return state.model_dump() if state is not None else None

@@ -1,0 +1,46 @@
+"""The exchange session state the core puts in its heartbeat (header pill, market page box).
+
+The CTP gateway always follows SHFE's sessions by the wall clock (China time). The simulated gateway
+follows its own rule (`gateway.sim.sessions`: always or shfe) by its own market clock: the replayed
+time in replay mode, the wall clock otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from common.config import AppConfig
+from common.contract import SessionState
+from common.trading_calendar import CHINA_TZ
+from common.trading_sessions import SessionMode, session_state
+
+log = logging.getLogger(__name__)
+
+
+def _gateway(main_engine: Any | None) -> Any | None:
+    """The one gateway the core added (None before it has one)."""
+    names = main_engine.get_all_gateway_names() if main_engine is not None else []
+    return main_engine.get_gateway(names[0]) if names else None
+
+
+def _sim_clock(gateway: Any | None) -> tuple[datetime | None, SessionMode | None]:
+    """The sim gateway's market time and session rule, or (None, None) for another gateway."""
+    market_now, mode = getattr(gateway, "market_now", None), getattr(gateway, "session_mode", None)
+    if not callable(market_now) or not callable(mode):
+        return None, None
+    return market_now(), mode()
+
+
+def current_session(config: AppConfig, main_engine: Any | None = None) -> SessionState | None:
+    """The session state now for the configured gateway (found in vnpy's MainEngine); None when it
+    cannot be worked out (logged), so a heartbeat is never lost to it."""
+    try:
+        if config.gateway.name == "ctp":
+            return session_state(datetime.now(CHINA_TZ), "shfe")
+        at, mode = _sim_clock(_gateway(main_engine))
+        return session_state(at or datetime.now(CHINA_TZ), mode or config.gateway.sim.sessions)
+    except Exception as exc:  # the heartbeat must go out whatever happens here
+        log.warning("session state unavailable: %s: %s", type(exc).__name__, exc)
+        return None
