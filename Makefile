@@ -6,15 +6,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench services set-password stop status
 
+# First time: minutes (vnpy_ctp, the CTP broker library, compiles from C++); pip's output goes to
+# var/install.log, the console gets one line per step.
 $(STAMP): pyproject.toml scripts/setup_venv.sh
-	scripts/setup_venv.sh
+	@scripts/setup_venv.sh
 
 services: $(STAMP)
-	scripts/ensure_services.sh
+	@scripts/ensure_services.sh
 
 run: $(STAMP)
-	scripts/ensure_services.sh
-	$(PY) -m scripts.run_app
+	@scripts/ensure_services.sh
+	@echo "==> starting ARBIG (core + web service); Ctrl-C stops both"
+	@$(PY) -m scripts.run_app
 
 # Stop trading now: every strategy stopped, every open order cancelled, through the core's local
 # control channel (works while Redis is down or hung). Positions stay open: close them from the page.
@@ -25,7 +28,7 @@ status: $(STAMP)
 	$(PY) -m core_service.cli --via local status
 
 test: $(STAMP)
-	scripts/ensure_services.sh --chromium
+	@scripts/ensure_services.sh --chromium
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 

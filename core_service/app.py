@@ -305,7 +305,8 @@ class CoreApp:
             if symbol == old:
                 return
             if self.main_engine.get_contract(f"{symbol}.SHFE") is None:
-                raise Refused(f"contract {symbol} is not known to the gateway; main contract stays {old}")
+                raise Refused(f"contract {symbol} is not known to the gateway; main contract stays {old}",
+                              "contract_unknown", symbol=symbol)
             self._main_symbol = symbol
             self.config = self.config.model_copy(
                 update={"market_data": self.config.market_data.model_copy(update={"main_contract": symbol})})
@@ -335,9 +336,9 @@ class CoreApp:
         symbol = command.typed_params().symbol
         assert self.main_engine is not None
         if self.main_engine.get_contract(f"{symbol}.SHFE") is None:
-            raise Refused(f"contract {symbol} is not known to the gateway")
+            raise Refused(f"contract {symbol} is not known to the gateway", "contract_unknown", symbol=symbol)
         if symbol == self._main_symbol:
-            raise Refused(f"{symbol} is already the main contract")
+            raise Refused(f"{symbol} is already the main contract", "contract_is_main", symbol=symbol)
         update_main_contract_file(self.config_file, symbol)
         if self.watcher:
             self.watcher.mark_seen()

@@ -8,12 +8,22 @@ ROOT=$(pwd)
 MYSQL_PORT=${ARBIG_MYSQL_PORT:-3306}
 REDIS_PORT=${ARBIG_REDIS_PORT:-6379}
 
+LOG="$ROOT/var/install.log"  # apt-get's output is appended here (setup_venv.sh starts it)
+
 can_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+# apt_install WHY PACKAGE...: one line on the console, apt-get's output in the log (its tail on failure).
 apt_install() {
-    echo "==> installing $* with apt-get"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 || {
-        apt-get update -qq >/dev/null 2>&1
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    local why=$1
+    shift
+    echo "==> installing $* with apt-get ($why; output in var/install.log)"
+    echo "---- apt-get install $*" >>"$LOG"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >>"$LOG" 2>&1 || {
+        apt-get update -q >>"$LOG" 2>&1
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >>"$LOG" 2>&1
+    } || {
+        echo "ERROR: apt-get install $* failed. Last lines of var/install.log:" >&2
+        tail -n 15 "$LOG" | sed 's/^/    /' >&2
+        return 1
     }
 }
 
@@ -44,7 +54,7 @@ wait_for() {
 ensure_mysql() {
     if mysql_up; then echo "==> MariaDB: using the server on 127.0.0.1:$MYSQL_PORT"; return; fi
     if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
-        if can_install; then apt_install mariadb-server; else
+        if can_install; then apt_install "MariaDB, for the records" mariadb-server; else
             echo "ERROR: MariaDB is not running on 127.0.0.1:$MYSQL_PORT and not installed; install mariadb-server (apt-get install mariadb-server) or start it." >&2
             exit 1
         fi
@@ -67,7 +77,7 @@ ensure_mysql() {
 ensure_redis() {
     if redis_up; then echo "==> Redis: using the server on 127.0.0.1:$REDIS_PORT"; return; fi
     if ! command -v redis-server >/dev/null 2>&1; then
-        if can_install; then apt_install redis-server; else
+        if can_install; then apt_install "Redis, for live state and commands" redis-server; else
             echo "ERROR: Redis is not running on 127.0.0.1:$REDIS_PORT and not installed; install redis-server or start it." >&2
             exit 1
         fi
@@ -82,10 +92,10 @@ ensure_redis() {
 ensure_chromium() {
     # A CJK font so the Chinese labels render in the browser tests' screenshots (best effort).
     if can_install && ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then
-        apt_install fonts-wqy-microhei || echo "note: could not install a CJK font; screenshots show boxes"
+        apt_install "a CJK font for the screenshots" fonts-wqy-microhei || echo "note: could not install a CJK font; screenshots show boxes"
     fi
     if [ -x /usr/bin/chromium ]; then return; fi
-    if can_install; then apt_install chromium; else
+    if can_install; then apt_install "the browser for the browser tests" chromium; else
         echo "ERROR: browser tests need Debian's chromium (/usr/bin/chromium): apt-get install chromium" >&2
         exit 1
     fi

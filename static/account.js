@@ -112,7 +112,7 @@
     const res = await A.api("GET", "/api/performance?range=" + asked);
     if (asked !== range) return;  // the operator chose another range meanwhile
     if (res.status !== 200) {
-      $("#p-notes").innerHTML = note("bad", A.t("p_failed", { reason: A.detailText(res.body) }));
+      $("#p-notes").innerHTML = note("bad", A.t("p_failed", { reason: A.refusalText(res.body) }));
       return;
     }
     perf = res.body;

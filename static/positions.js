@@ -1,12 +1,16 @@
 /* Positions page: live positions with both prices (average open price and the broker's settlement-based cost)
-   and the PnL against each, one close button per row (second confirmation showing exactly what will be sent),
-   and today's orders (rejected ones with the broker's reason) with cancel. No batch close. Close and cancel are
-   disabled, with the reason, while the trade gate (app.js) is closed. */
+   and the PnL against each, one close button per row (second confirmation showing exactly what will be sent, and
+   "stop strategy X first" when a running strategy trades that contract), the close followed to its final state
+   (outcomes.js: "sent, waiting for the exchange", then filled / rejected with the reason ...; a MARKET close refused
+   for want of a price switches the dialog to LIMIT), and today's orders, finished ones included (status and the
+   broker's reason) unless "active only", with cancel. No batch close (the emergency stop's flatten is in flatten.js).
+   Close and cancel are disabled, with the reason, while the trade gate (app.js) is closed. */
 "use strict";
 (function () {
   const A = window.ARBIG, $ = A.$;
   const HOLD_DISABLED_MS = 5000;
   let rows = [], orders = new Map();
+  const strategies = new Map();  // name -> StrategyState (the close asks to stop a running one on its contract)
   const busy = new Map(); // row key -> time the close was confirmed (button stays disabled meanwhile)
 
   function dirLabel(d) { return A.t(d) + " " + d; }
@@ -53,56 +57,97 @@
     });
   }
 
-  function closeParams(dlg, row) {
-    const type = $("#c-type", dlg).value;
-    const params = { vt_symbol: row.vt_symbol, direction: row.direction, volume: Number($("#c-volume", dlg).value), price_type: type, price: null };
+  function runningOn(vt) { return Array.from(strategies.values()).filter((s) => s.vt_symbol === vt && s.trading); }
+  function closeParams(dlg, ctx) {
+    const type = $("#c-type", dlg).value, stop = $("#c-stop", dlg), row = ctx.row;
+    const params = { vt_symbol: row.vt_symbol, direction: row.direction, volume: Number($("#c-volume", dlg).value), price_type: type,
+      price: null, stop_strategies: !!(stop && stop.checked) };
     if (type === "LIMIT") params.price = Number($("#c-price", dlg).value) || null;
     return params;
   }
-  function renderSummary(dlg, row, id) {
-    const p = closeParams(dlg, row);
-    $("#c-price", dlg).disabled = p.price_type !== "LIMIT";
+  function renderSummary(dlg, ctx) {
+    const p = closeParams(dlg, ctx), row = ctx.row;
+    $("#c-price", dlg).disabled = p.price_type !== "LIMIT" || ctx.sending;
     $("#c-summary", dlg).innerHTML = '<table class="summary">'
       + [["command", "position.close"], [A.t("col_contract"), p.vt_symbol], [A.t("col_direction"), dirLabel(p.direction)],
         [A.t("close_volume"), p.volume], [A.t("price_type"), A.t(p.price_type) + " " + p.price_type], [A.t("price"), p.price === null ? "—" : p.price],
-        [A.t("cmd_id"), id]].map(([k, v]) => "<tr><th>" + A.esc(k) + "</th><td>" + A.esc(v) + "</td></tr>").join("") + "</table>";
+        [A.t("stop_strategies"), p.stop_strategies ? A.t("yes") : A.t("no")], [A.t("cmd_id"), ctx.id]]
+        .map(([k, v]) => "<tr><th>" + A.esc(k) + "</th><td>" + A.esc(v) + "</td></tr>").join("") + "</table>";
     const ok = p.volume >= 1 && p.volume <= row.volume && Number.isInteger(p.volume) && (p.price_type === "MARKET" || p.price > 0);
-    $("#confirm-ok").disabled = !ok;
+    if (!ctx.sending) A.gateButton($("#confirm-ok"), !ok);
   }
   function openClose(row) {
     if (!row) return;
-    const id = A.newCommandId();  // made now: a double click or a retry re-sends this same id
+    const ctx = { row, id: A.newCommandId(), sending: false };  // id made now: a double click or a retry re-sends it
+    const running = runningOn(row.vt_symbol);
     const html = '<div class="fields"><label>' + A.esc(A.t("col_contract")) + '</label><span class="mono">' + A.esc(row.vt_symbol + " " + dirLabel(row.direction)) + "</span>"
       + "<label>" + A.esc(A.t("close_volume")) + '</label><span><input id="c-volume" type="number" min="1" step="1" max="' + row.volume + '" value="' + row.volume + '"> / ' + A.num(row.volume, 0) + "</span>"
       + "<label>" + A.esc(A.t("price_type")) + '</label><select id="c-type"><option value="MARKET">' + A.esc(A.t("MARKET")) + ' MARKET</option><option value="LIMIT">' + A.esc(A.t("LIMIT")) + " LIMIT</option></select>"
       + "<label>" + A.esc(A.t("price")) + '</label><input id="c-price" type="number" step="0.02" min="0" value="' + (row.last_price || "") + '"></div>'
-      + '<div class="muted">' + A.esc(A.t("will_send")) + ':</div><div id="c-summary"></div><div class="outcome"></div>';
+      + (running.length ? '<label class="c-stop-box"><input type="checkbox" id="c-stop" checked> ' + A.esc(A.t("close_stop_first",
+        { names: running.map((s) => s.name + " (pos " + ((s.variables || {}).pos ?? "?") + ")").join(", ") })) + "</label>" : "")
+      + '<div class="muted">' + A.esc(A.t("will_send")) + ':</div><div id="c-summary"></div><div class="c-note"></div><div class="outcome"></div>';
     const dlg = A.openDialog({
       title: A.t("close_title"), danger: true, confirmText: A.t("confirm_close"), html,
-      onConfirm: (d) => sendClose(d, row, id),
+      onConfirm: (d) => sendClose(d, ctx),
     });
-    dlg.querySelectorAll("input, select").forEach((el) => { el.oninput = () => renderSummary(dlg, row, id); });
-    renderSummary(dlg, row, id);
+    dlg.querySelectorAll("input, select").forEach((el) => { el.oninput = () => renderSummary(dlg, ctx); });
+    renderSummary(dlg, ctx);
   }
-  async function sendClose(dlg, row, id) {
-    const params = closeParams(dlg, row);
-    dlg.querySelectorAll(".fields input, .fields select").forEach((el) => { el.disabled = true; });
+  function setFields(dlg, enabled) {
+    dlg.querySelectorAll(".fields input, .fields select, #c-stop").forEach((el) => { el.disabled = !enabled; });
+  }
+  async function sendClose(dlg, ctx) {
+    const params = closeParams(dlg, ctx), row = ctx.row;
+    ctx.sending = true; setFields(dlg, false);
     busy.set(row.key, -1); renderPositions();
     $(".outcome", dlg).innerHTML = '<div class="msg warn">' + A.esc(A.t("waiting")) + "</div>";
-    let res = await A.api("POST", "/api/commands", { id, type: "position.close", params });
-    A.showOutcome(res);
+    const res = await A.api("POST", "/api/commands", { id: ctx.id, type: "position.close", params });
+    answered(dlg, ctx, params, res);
+  }
+  function answered(dlg, ctx, params, res) {
+    const row = ctx.row, out = $(".outcome", dlg), ok = $("#confirm-ok"), cancel = $("#confirm-cancel");
+    cancel.disabled = false;
+    if (res.status === 200) {
+      const r = res.body.result || {};
+      ok.classList.add("hidden"); cancel.textContent = A.t("close");
+      if ((r.stopped_strategies || []).length) {
+        $(".c-note", dlg).innerHTML = "<div class='msg ok'>" + A.esc(A.t("tk_stopped", { names: r.stopped_strategies.join(", ") })) + "</div>";
+      }
+      const what = A.t("fl_close_label", { dir: A.t(row.direction), volume: params.volume, symbol: row.vt_symbol });
+      busy.set(row.key, Date.now());
+      report(row, "warn", A.t("out_pending"));
+      A.follow(r.orders || [], { label: what, executionId: r.execution_id, volume: params.volume, into: out })
+        .onDone((tr) => report(row, tr.outcome === "filled" ? "ok" : "bad", tr.el.querySelector(".t-state").textContent));
+      return;
+    }
+    busy.delete(row.key);
+    const text = window.ARBIG_OUTCOMES.refusal(res.body);
+    if (res.body && res.body.code === "no_price" && params.price_type === "MARKET") {
+      // no bid/ask for a MARKET close: ask for a limit price instead, under a new id (the refused one is spent)
+      ctx.id = A.newCommandId(); ctx.sending = false;
+      out.innerHTML = "<div class='msg bad c-no-price'>" + A.esc(text) + " " + A.esc(A.t("close_no_price")) + "</div>";
+      setFields(dlg, true);
+      $("#c-type", dlg).value = "LIMIT";
+      renderSummary(dlg, ctx);
+      $("#c-price", dlg).focus();
+      report(row, "bad", text);
+      return;
+    }
+    ok.classList.add("hidden"); cancel.textContent = A.t("close");
+    out.innerHTML = "<div class='msg bad'><b>" + A.esc(res.body && res.body.status ? A.t(res.body.status) : "HTTP " + res.status) + "</b> " + A.esc(text) + "</div>";
+    report(row, "bad", text);
     if (res.status === 503 || res.status === 0) {  // offer a retry with the same id (never runs twice)
       const retry = $("#confirm-retry");
       retry.textContent = A.t("retry"); retry.classList.remove("hidden");
-      retry.onclick = async () => { retry.classList.add("hidden"); res = await A.api("POST", "/api/commands", { id, type: "position.close", params }); A.showOutcome(res); report(row, res); };
+      retry.onclick = async () => {
+        retry.classList.add("hidden"); cancel.disabled = true; busy.set(row.key, -1);
+        answered(dlg, ctx, params, await A.api("POST", "/api/commands", { id: ctx.id, type: "position.close", params }));
+      };
     }
-    report(row, res);
   }
-  function report(row, res) {
-    const ok = res.status === 200;
-    if (ok) busy.set(row.key, Date.now()); else busy.delete(row.key);
-    $("#pos-result").innerHTML = '<div class="msg ' + (ok ? "ok" : "bad") + '">' + A.esc(row.vt_symbol + " " + row.direction + ": ")
-      + A.esc(ok ? A.t("done") + " " + (res.body.reason || "") : A.detailText(res.body)) + "</div>";
+  function report(row, cls, text) {
+    $("#pos-result").innerHTML = '<div class="msg ' + cls + '">' + A.esc(row.vt_symbol + " " + row.direction + ": " + text) + "</div>";
     renderPositions();
   }
 
@@ -140,7 +185,11 @@
     else orders.set(data.vt_orderid, data);
     renderOrders();
   });
-  A.subscribe(["positions", "orders"]);
+  A.on("strategies", (data, kind) => {
+    if (kind === "snapshot") { strategies.clear(); (data || []).forEach((x) => strategies.set(x.name, x)); }
+    else if (data && data.name) strategies.set(data.name, data);
+  });
+  A.subscribe(["positions", "orders", "strategies"]);
   $("#active-only").onchange = renderOrders;
   A.onLang(() => { renderPositions(); renderOrders(); });
   A.onTradeGate(() => { renderPositions(); renderOrders(); });

@@ -59,7 +59,7 @@
   }
   function render(items, res) {
     const tbody = $("#risk-body");
-    if (!items) { tbody.innerHTML = "<tr><td colspan=7 class='msg bad'>" + A.esc(A.detailText(res.body)) + "</td></tr>"; return; }
+    if (!items) { tbody.innerHTML = "<tr><td colspan=7 class='msg bad'>" + A.esc(A.refusalText(res.body)) + "</td></tr>"; return; }
     rows.clear();
     items.forEach((r) => rows.set(r.uid, r));
     tbody.innerHTML = items.length ? items.map(rowHtml).join("") : "<tr><td colspan=7 class='empty'>" + A.esc(A.t("risk_none")) + "</td></tr>";
@@ -128,7 +128,7 @@
       retry.onclick = async () => { retry.classList.add("hidden"); await sendAck(r, id); };
     }
     $("#rk-result").innerHTML = '<div class="msg ' + (res.status === 200 ? "ok" : res.status === 409 ? "warn" : "bad") + '">'
-      + A.esc(r.type + " " + (r.symbol || "") + ": ") + A.esc(res.status === 200 ? A.t("risk_ack_done") : A.detailText(body)) + "</div>";
+      + A.esc(r.type + " " + (r.symbol || "") + ": ") + A.esc(res.status === 200 ? A.t("risk_ack_done") : A.refusalText(body)) + "</div>";
   }
 
   const typeSel = $("#rk-type");

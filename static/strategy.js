@@ -73,7 +73,7 @@
   }
   function renderTriggers(items, res) {
     const tbody = $("#triggers");
-    if (!items) { tbody.innerHTML = "<tr><td colspan=9 class='msg bad'>" + A.esc(A.detailText(res.body)) + "</td></tr>"; return; }
+    if (!items) { tbody.innerHTML = "<tr><td colspan=9 class='msg bad'>" + A.esc(A.refusalText(res.body)) + "</td></tr>"; return; }
     tbody.innerHTML = items.length ? items.map(triggerRow).join("") : "<tr><td colspan=9 class='empty'>" + A.esc(A.t("none")) + "</td></tr>";
   }
   const pager = A.Pager((cursor) => {

@@ -58,7 +58,7 @@
         const res = await A.api("POST", "/api/main-contract", { symbol });
         A.showOutcome(res);
         $("#sw-result").innerHTML = '<div class="msg ' + (res.status === 200 ? "ok" : res.status === 202 ? "warn" : "bad") + '">'
-          + A.esc(A.detailText(res.body)) + "</div>";
+          + A.esc(A.refusalText(res.body)) + "</div>";
       },
     });
   }
@@ -93,7 +93,7 @@
   }
   function renderAudit(items, res) {
     const tbody = $("#audit");
-    if (!items) { tbody.innerHTML = "<tr><td colspan=7 class='msg bad'>" + A.esc(A.detailText(res.body)) + "</td></tr>"; return; }
+    if (!items) { tbody.innerHTML = "<tr><td colspan=7 class='msg bad'>" + A.esc(A.refusalText(res.body)) + "</td></tr>"; return; }
     tbody.innerHTML = items.length ? items.map(auditRow).join("") : "<tr><td colspan=7 class='empty'>" + A.esc(A.t("none")) + "</td></tr>";
   }
   const auditPager = A.Pager((cursor) => A.api("GET", "/api/audit?" + new URLSearchParams(

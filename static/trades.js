@@ -26,7 +26,7 @@
   }
   function render(items, res) {
     const tbody = $("#trades");
-    $("#f-error").innerHTML = items ? "" : '<div class="msg bad">' + A.esc(A.detailText(res.body)) + "</div>";
+    $("#f-error").innerHTML = items ? "" : '<div class="msg bad">' + A.esc(A.refusalText(res.body)) + "</div>";
     if (!items) { tbody.innerHTML = ""; return; }
     tbody.innerHTML = items.length ? items.map(row).join("") : "<tr><td colspan=10 class='empty'>" + A.esc(A.t("no_trades")) + "</td></tr>";
   }

@@ -2,7 +2,8 @@
 
 Every route here changes something, so every route depends on `require_csrf`. Input is validated
 with the contract's models before anything is sent (422, nothing sent). The core's answer maps to
-200 (done), 409 (refused), 422 (failed); no answer in time is 503.
+200 (done), 409 (refused), 422 (failed); no answer in time is 503. The web's own refusals carry a code
+and vars like the core's (web_service.errors.Refusal), so the browser shows them in the operator's language.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
@@ -26,12 +27,12 @@ from common.contract import (
     position_field,
 )
 from web_service.auth import require_csrf
-from web_service.errors import VALIDATION_RESPONSES, validation_response
+from web_service.errors import VALIDATION_RESPONSES, CodedRoute, Refusal, validation_response
 from web_service.services import Services, Svc
 from web_service.settings import MAIN_SWITCH_WAIT_S
 
 router = APIRouter(prefix="/api", tags=["commands"], dependencies=[Depends(require_csrf)],
-                   responses=VALIDATION_RESPONSES)
+                   responses=VALIDATION_RESPONSES, route_class=CodedRoute)
 _switch_lock = asyncio.Lock()
 
 
@@ -61,21 +62,27 @@ async def _check_close(svc: Services, params: ClosePositionParams) -> None:
     held = 0.0
     if raw:
         held = PositionState.model_validate_json(raw).volume
+    where = {"vt_symbol": params.vt_symbol, "direction": params.direction}
     if held <= 0:
-        raise HTTPException(409, f"no {params.direction} position in {params.vt_symbol} to close")
+        raise Refusal(409, "no_position", f"no {params.direction} position in {params.vt_symbol} to close", **where)
     if params.volume > held:
-        raise HTTPException(409, f"cannot close {params.volume} lots: the {params.direction} position in"
-                                 f" {params.vt_symbol} is {held:g} lots")
+        raise Refusal(409, "more_than_held", f"cannot close {params.volume} lots: the {params.direction} position in"
+                                             f" {params.vt_symbol} is {held:g} lots",
+                      volume=params.volume, held=f"{held:g}", **where)
 
 
 # Types this endpoint does not send (422, nothing sent): each has its own checked route, or is the CLI's only.
+# type -> (code, English text)
 NOT_FROM_THE_BROWSER = {
-    CommandType.CONTRACT_SWITCH: "switch the main contract with POST /api/main-contract",
-    CommandType.RISK_ACK: "acknowledge a risk event with POST /api/risk-events/{uid}/ack (it checks the event first)",
-    CommandType.SYNC_APPLY: "sync.apply rewrites the records from the broker's positions: run it with the operator"
-                            " CLI on the trading host (python -m core_service.cli sync), not from the browser",
-    CommandType.DRILL_EXTERNAL_CLOSE: "drill.external_close is a drill of the simulated gateway for the operator CLI"
-                                      " (python -m core_service.cli drill external-close), not a browser command",
+    CommandType.CONTRACT_SWITCH: ("browser_switch", "switch the main contract with POST /api/main-contract"),
+    CommandType.RISK_ACK: ("browser_risk_ack", "acknowledge a risk event with POST /api/risk-events/{uid}/ack"
+                                               " (it checks the event first)"),
+    CommandType.SYNC_APPLY: ("browser_sync", "sync.apply rewrites the records from the broker's positions: run it"
+                                             " with the operator CLI on the trading host (python -m core_service.cli"
+                                             " sync), not from the browser"),
+    CommandType.DRILL_EXTERNAL_CLOSE: ("browser_drill", "drill.external_close is a drill of the simulated gateway for"
+                                                        " the operator CLI (python -m core_service.cli drill"
+                                                        " external-close), not a browser command"),
 }
 
 
@@ -83,12 +90,14 @@ NOT_FROM_THE_BROWSER = {
              " emergency.stop, the read-only sync.check and order.diagnose) and wait for its answer")
 async def post_command(body: CommandRequest, svc: Svc) -> JSONResponse:
     if body.type in NOT_FROM_THE_BROWSER:
-        raise HTTPException(422, f"{body.type.value} is not sent from here, nothing sent: {NOT_FROM_THE_BROWSER[body.type]}")
+        code, how = NOT_FROM_THE_BROWSER[body.type]
+        raise Refusal(422, code, f"{body.type.value} is not sent from here, nothing sent: {how}", type=body.type.value)
     try:
         command = Command(id=body.id, type=body.type, params=body.params, source="web", operator="operator",
                           ttl_s=svc.web.config.core.command_ttl_s)
     except ValidationError as exc:
-        return validation_response(exc.errors(), f"invalid {body.type.value} command, nothing sent")
+        return validation_response(exc.errors(), f"invalid {body.type.value} command, nothing sent",
+                                   code="command_invalid", values={"type": body.type.value})
     if command.type == CommandType.POSITION_CLOSE:
         await _check_close(svc, command.typed_params())
     outcome = await svc.commands.send(command)
@@ -109,25 +118,29 @@ async def _wait_for_main(svc: Services, symbol: str) -> dict[str, Any] | None:
 async def post_main_contract(body: SwitchRequest, svc: Svc) -> JSONResponse:
     known = {c.symbol for c in await svc.live.contracts()}
     if body.symbol not in known:
-        raise HTTPException(422, f"the gateway does not know {body.symbol}; choose one of {sorted(known)}")
+        raise Refusal(422, "switch_unknown", f"the gateway does not know {body.symbol}; choose one of {sorted(known)}",
+                      symbol=body.symbol, known=", ".join(sorted(known)))
     if _switch_lock.locked():
-        raise HTTPException(409, "a main-contract switch is already in progress")
+        raise Refusal(409, "switch_busy", "a main-contract switch is already in progress")
     async with _switch_lock:
         current = await svc.live.main_contract()
         if current and current.symbol == body.symbol:
             return JSONResponse({"status": "unchanged", "main_contract": current.model_dump(),
-                                 "detail": f"{body.symbol} is already the main contract"})
+                                 "detail": f"{body.symbol} is already the main contract",
+                                 "code": "switch_unchanged", "vars": {"symbol": body.symbol}})
         try:
             await asyncio.to_thread(update_main_contract_file, svc.web.config_file, body.symbol)
         except (ConfigError, OSError, ValueError) as exc:
-            raise HTTPException(422, f"the config file was not changed: {exc}") from exc
+            raise Refusal(422, "switch_config", f"the config file was not changed: {exc}", error=str(exc)) from exc
         switched = await _wait_for_main(svc, body.symbol)
     if switched:
         return JSONResponse({"status": "switched", "main_contract": switched,
-                             "detail": f"the core now uses {body.symbol} as the main contract"})
+                             "detail": f"the core now uses {body.symbol} as the main contract",
+                             "code": "switch_done", "vars": {"symbol": body.symbol}})
     return JSONResponse(
         {"status": "pending", "main_contract": current.model_dump() if current else None,
          "detail": f"the config file now names {body.symbol}, but the core had not switched within"
-                   f" {MAIN_SWITCH_WAIT_S:g} s; is it running? Check the system events."},
+                   f" {MAIN_SWITCH_WAIT_S:g} s; is it running? Check the system events.",
+         "code": "switch_pending", "vars": {"symbol": body.symbol, "s": MAIN_SWITCH_WAIT_S}},
         status_code=202,
     )

@@ -28,7 +28,8 @@ from web_service.settings import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 router = APIRouter(prefix="/api", tags=["history"], dependencies=[Depends(require_session), Depends(refuse_unknown_query)],
                    responses=VALIDATION_RESPONSES)
 SYMBOL = r"^[A-Za-z]{1,2}\d{3,4}$"
-PageSize = Annotated[QueryInt, Query(ge=1, le=PAGE_SIZE_MAX, description=f"rows per page, at most {PAGE_SIZE_MAX}")]
+PageSize = Annotated[QueryInt, Query(ge=1, le=PAGE_SIZE_MAX,
+                                     description=f"rows per page (the pages offer 20, 50, 100), at most {PAGE_SIZE_MAX}")]
 Cursor = Annotated[str | None, Query(max_length=18, pattern=r"^[0-9]+$", description="next_cursor of the previous page")]
 Range = Literal["today", "week", "month", "all"]
 CSV_COLUMNS = ["id", "trading_day", "time_china", "time_utc", "symbol", "exchange", "direction", "offset",

@@ -1,7 +1,8 @@
 """The FastAPI application: routers, static files, error handlers (a Redis or MySQL outage is a 503
 naming it), and the services' lifespan.
 
-The OpenAPI document (/openapi.json) is behind login like the rest. (No Swagger viewer: it would
+The OpenAPI document (/openapi.json, 401 without a session) and its rendering at /docs (web_service/pages.py,
+a redirect to the login page without one) are behind login like the rest. (No Swagger viewer: it would
 load from a CDN.)
 """
 
@@ -23,11 +24,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.config import PROJECT_ROOT
 from web_service import (
+    api_bars,
     api_commands,
     api_health,
     api_history,
     api_risk,
     api_state,
+    api_triggers,
     dependency_errors,
     errors,
     pages,
@@ -91,12 +94,14 @@ def create_app(web: WebSettings, svc: Services | None = None) -> FastAPI:
     app = FastAPI(title="ARBIG web service", version="1", lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
-    for router in (pages.router, api_health.router, api_state.router, api_history.router, api_risk.read,
+    for router in (pages.router, api_health.router, api_state.router, api_bars.router, api_history.router, api_risk.read,
                    api_commands.router, api_risk.write, ws_endpoint.router):
         app.include_router(router)
+    app.include_router(api_triggers.router)
     app.add_exception_handler(RequestValidationError, errors.on_request_validation)
     app.add_exception_handler(ValidationError, errors.on_pydantic_validation)
     app.add_exception_handler(LoginRequired, errors.on_login_required)
+    app.add_exception_handler(errors.Refusal, errors.on_refusal)
     app.add_exception_handler(pymysql.MySQLError, errors.on_mysql_error)
     for redis_error in dependency_errors.REDIS_ERRORS:  # refused or hung Redis: 503 naming it, never 500
         app.add_exception_handler(redis_error, dependency_errors.on_redis_error)

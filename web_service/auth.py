@@ -9,6 +9,8 @@
 - The WebSocket handshake checks Origin and the session cookie the same way.
 - Sessions live in Redis: with Redis down or hung a session lookup raises within the client's socket
   timeout, and the app answers 503 naming Redis (web_service.dependency_errors), never 500.
+- Every refusal here carries a stable code the browser translates (web_service.errors.Refusal): cross_origin,
+  csrf, session_expired, and the login page's login_* codes (LOGIN_REFUSALS).
 """
 
 from __future__ import annotations
@@ -17,18 +19,35 @@ import logging
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
-from fastapi import Depends, HTTPException, Request, WebSocket
+from fastapi import Depends, Request, WebSocket
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from web_service.dependency_errors import REDIS_ERRORS
+from web_service.errors import Refusal, refusal_body
 from web_service.services import Services, Svc
 from web_service.sessions import Session
 from web_service.settings import SESSION_COOKIE
 
 log = logging.getLogger(__name__)
 CSRF_HEADER = "X-CSRF-Token"
+CROSS_ORIGIN = "cross-origin request refused: Origin/Referer is not this app"
+
+# The login form's refusals: code -> English text ({names} are the code's vars). The login page shows the
+# code's text in the operator's language (static/login.js, i18n "rc_<code>").
+LOGIN_REFUSALS = {
+    "login_invalid": "invalid login form: {problems}",
+    "login_cross_origin": "cross-origin login refused",
+    "login_throttled": "too many failed logins: wait {s} s",
+    "login_wrong_password": "wrong password",
+    "login_wrong_password_wait": "wrong password; next attempt allowed in {s} s",
+}
+
+
+def login_refusal(code: str, **values: str | int) -> dict[str, object]:
+    """{detail, code, vars} of a login refusal (the JSON answer; the page's `error`, `error_code`, `error_vars`)."""
+    return refusal_body(LOGIN_REFUSALS[code].format(**values), code, values)
 
 
 class LoginRequired(Exception):
@@ -79,8 +98,7 @@ class OriginGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         unsafe = scope["type"] == "http" and scope["method"] not in SAFE_METHODS
         if unsafe and not same_origin(Headers(scope=scope)):
-            response = JSONResponse({"detail": "cross-origin request refused: Origin/Referer is not this app"},
-                                    status_code=403)
+            response = JSONResponse(refusal_body(CROSS_ORIGIN, "cross_origin"), status_code=403)
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -96,7 +114,7 @@ OptionalSession = Annotated[Session | None, Depends(optional_session)]
 async def require_session(session: OptionalSession) -> Session:
     """For API routes: 401 without a valid session."""
     if session is None:
-        raise HTTPException(401, "login required: POST /login first (session missing or expired)")
+        raise Refusal(401, "session_expired", "login required: POST /login first (session missing or expired)")
     return session
 
 
@@ -114,9 +132,9 @@ async def require_page_session(request: Request, session: OptionalSession) -> Se
 async def require_csrf(request: Request, session: LoggedIn) -> Session:
     """For state-changing routes: same-origin request carrying the session's CSRF token, else 403."""
     if not same_origin(request.headers):
-        raise HTTPException(403, "cross-origin request refused: Origin/Referer is not this app")
+        raise Refusal(403, "cross_origin", CROSS_ORIGIN)
     if not session.csrf_matches(request.headers.get(CSRF_HEADER)):
-        raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header; reload the page")
+        raise Refusal(403, "csrf", f"missing or wrong {CSRF_HEADER} header; reload the page")
     return session
 
 

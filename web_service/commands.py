@@ -104,7 +104,7 @@ class CommandSender:
         known = self._seen.get(command.id)
         if known is not None:
             if known[1] != fingerprint:
-                return Outcome(409, {"command_id": command.id, "status": "refused",
+                return Outcome(409, {"command_id": command.id, "status": "refused", "code": "id_reused", "vars": {},
                                      "detail": "this command id was already used for a different command"})
             return await self._repeat(command, known[2])
         return await self._first(command, fingerprint, self._push_and_wait(command))

@@ -1,4 +1,5 @@
-"""HTML pages (Jinja2) and the login/logout routes.
+"""HTML pages (Jinja2: the system page at / and /system, the others, the API reference at /docs) and the
+login/logout routes.
 
 The login body (form or JSON) is strict: `password` and `next` only, bounded strings, each once;
 anything else is a 422 that neither counts as a failed login nor checks the password."""
@@ -15,7 +16,8 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from common.config import PROJECT_ROOT
-from web_service.auth import CsrfSession, OptionalSession, PageSession, safe_next, same_origin
+from web_service import docs_page
+from web_service.auth import CsrfSession, OptionalSession, PageSession, login_refusal, safe_next, same_origin
 from web_service.errors import describe_errors, validation_response
 from web_service.services import Services, Svc
 from web_service.sessions import Session
@@ -28,6 +30,7 @@ router = APIRouter(include_in_schema=False)
 
 PAGES = {
     "/": ("system", "system.html"),
+    "/system": ("system", "system.html"),
     "/market": ("market", "market.html"),
     "/positions": ("positions", "positions.html"),
     "/account": ("account", "account.html"),
@@ -61,13 +64,24 @@ for _path, (_page, _template) in PAGES.items():
     router.add_api_route(_path, _page_route(_template, _page), methods=["GET"], response_class=HTMLResponse)
 
 
+@router.get("/docs", response_class=HTMLResponse)
+async def api_docs(request: Request, session: PageSession, svc: Svc) -> HTMLResponse:
+    """The API reference (web_service/docs_page.py); without a session, a redirect to the login page."""
+    context = _page_context(svc, session, "docs") | {"groups": docs_page.reference(request.app.openapi())}
+    return templates.TemplateResponse(request, "api_docs.html", context)
+
+
 def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _login_page(request: Request, status: int, error: str = "", next_path: str = "/", retry: float = 0) -> Response:
+def _login_page(request: Request, status: int, refusal: dict[str, Any] | None = None, next_path: str = "/",
+                retry: float = 0) -> Response:
+    """The login form; `refusal` ({detail, code, vars}, auth.login_refusal) is shown in the page's language."""
     headers = {"Retry-After": str(int(retry) + 1)} if retry else None
-    context = {"error": error, "next": safe_next(next_path)}
+    refusal = refusal or {}
+    context = {"error": refusal.get("detail", ""), "error_code": refusal.get("code", ""),
+               "error_vars": refusal.get("vars", {}), "next": safe_next(next_path)}
     return templates.TemplateResponse(request, "login.html", context, status_code=status, headers=headers)
 
 
@@ -97,11 +111,12 @@ async def _read_login(request: Request, as_json: bool) -> LoginInput:
     return LoginInput.model_validate({k: v[0] if len(v) == 1 else v for k, v in fields.items()})
 
 
-def _answer(request: Request, as_json: bool, status: int, error: str, next_path: str, retry: float = 0) -> Response:
+def _answer(request: Request, as_json: bool, status: int, refusal: dict[str, Any], next_path: str,
+            retry: float = 0) -> Response:
     if as_json:
         headers = {"Retry-After": str(int(retry) + 1)} if retry else None
-        return JSONResponse({"detail": error}, status_code=status, headers=headers)
-    return _login_page(request, status, error, next_path, retry)
+        return JSONResponse(refusal, status_code=status, headers=headers)
+    return _login_page(request, status, refusal, next_path, retry)
 
 
 @router.post("/login")
@@ -112,20 +127,21 @@ async def login(request: Request, svc: Svc) -> Response:
     except ValidationError as exc:
         if as_json:
             return validation_response(exc.errors(), "invalid login request")
-        return _login_page(request, 422, f"invalid login form: {describe_errors(exc.errors())}")
+        return _login_page(request, 422, login_refusal("login_invalid", problems=describe_errors(exc.errors())))
     password, next_path = body.password, body.next
     if not same_origin(request.headers):
-        return _answer(request, as_json, 403, "cross-origin login refused", next_path)
+        return _answer(request, as_json, 403, login_refusal("login_cross_origin"), next_path)
     ip = _client_ip(request)
     wait = await svc.throttle.retry_after(ip)
     if wait > 0:
-        return _answer(request, as_json, 429, f"too many failed logins: wait {wait:.0f} s", next_path, wait)
+        return _answer(request, as_json, 429, login_refusal("login_throttled", s=f"{wait:.0f}"), next_path, wait)
     if not password or not await asyncio.to_thread(svc.operator.verify, password):
         failures = await svc.throttle.record_failure(ip)
         log.warning("failed login from %s (%d in a row)", ip, failures)
         delay = svc.throttle.delay_for(failures)
-        note = f"; next attempt allowed in {delay:.0f} s" if delay else ""
-        return _answer(request, as_json, 401, f"wrong password{note}", next_path)
+        refusal = (login_refusal("login_wrong_password_wait", s=f"{delay:.0f}") if delay
+                   else login_refusal("login_wrong_password"))
+        return _answer(request, as_json, 401, refusal, next_path)
     await svc.throttle.reset(ip)
     token, session = await svc.sessions.create(ip)
     log.info("operator logged in from %s", ip)

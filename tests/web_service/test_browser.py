@@ -199,7 +199,7 @@ def test_login_is_required(browser: Any, app: App) -> None:
     assert "/login" in tab.url
     tab.fill("#password", "not the password")
     tab.click("button[type=submit]")
-    assert "wrong password" in tab.inner_text("#login-error")
+    tab.wait_for_function("() => (document.querySelector('#login-error')?.innerText || '').startsWith('密码错误')")
     tab.fill("#password", PASSWORD)
     tab.click("button[type=submit]")
     tab.wait_for_url(app.base_url + "/positions")

@@ -124,10 +124,12 @@ GET_ROUTES = {
     "/api/trades.csv": ["symbol", "day_from", "time_to", "cursor"], "/api/account/equity": ["range"],
     "/api/performance": ["range"], "/api/triggers": ["strategy", "cursor", "page_size"],
     "/api/system/events": ["cursor", "page_size"], "/api/audit": ["cursor", "page_size"],
+    "/api/triggers/stats": ["days", "strategy"], "/api/bars": ["symbol", "minutes"],
 }
 VALID_QUERY = {"symbol": "au2702", "limit": "5", "page_size": "5", "direction": "LONG", "day_from": "2027-01-11",
                "day_to": "2027-01-12", "time_from": "2027-01-11T00:00", "time_to": "2027-01-12T00:00+08:00",
-               "range": "week", "active_only": "true", "strategy": "s1", "cursor": "5"}
+               "range": "week", "active_only": "true", "strategy": "s1", "cursor": "5",
+               "days": "7", "minutes": "60"}
 TRADE_CURSOR = "20270111.1799999999999.5"
 query_values = st.text(max_size=30) | numeric_text | huge_text.map(lambda s: s[:3000]) | st.sampled_from([
     "au2702", "1", "500", "501", "0", "-1", "9" * 30, "today", "LONG", "true", "2027-01-11", "2027-13-01",
