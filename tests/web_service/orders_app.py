@@ -40,7 +40,8 @@ def seed_sim_positions(runtime: Path, lots: list[Lot]) -> None:
 
 
 @contextmanager
-def running_app(tmp: Path, lots: list[Lot], strategies: list[dict[str, Any]] | None = None) -> Iterator[App]:
+def running_app(tmp: Path, lots: list[Lot], strategies: list[dict[str, Any]] | None = None,
+                main: str = "au2702") -> Iterator[App]:
     """run_app with its own database, Redis prefix, runtime folder and port; everything removed after."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian Chromium is not installed (apt-get install chromium)")
@@ -48,7 +49,7 @@ def running_app(tmp: Path, lots: list[Lot], strategies: list[dict[str, Any]] | N
     prefix = unique("arbig_orders:") + ":"
     runtime, port = tmp / "runtime", free_port()
     config = {
-        "market_data": {"main_contract": "au2702", "contract_multiplier": 1000, "exchange": "SHFE"},
+        "market_data": {"main_contract": main, "contract_multiplier": 1000, "exchange": "SHFE"},
         "gateway": {"name": "sim", "login_timeout_s": 10, "sim": {"tick_interval_ms": 200, "seed": 11}},
         "redis": {"host": REDIS_HOST, "port": REDIS_PORT, "db": REDIS_DB, "key_prefix": prefix},
         "mysql": mysql.model_dump(),
