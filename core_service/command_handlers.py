@@ -45,7 +45,7 @@ def build_handlers(app: CoreApp) -> dict[CommandType, Handler]:
     orders = ManualOrders(app.main_engine, app.cta, app.margin_guard, app._not_ready, execution,
                           market_closed=lambda: _market_closed(app),
                           session=lambda: _dump(current_session(app.config, app.main_engine)),
-                          needs_tick=app.config.gateway.name == "sim")
+                          needs_tick=app.config.gateway.name == "sim", subscribe=app._subscribe)
     runner, timeout = app.runner, app.config.core.command_ttl_s
 
     def on_event_thread(func: Handler) -> Handler:

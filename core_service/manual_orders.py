@@ -68,11 +68,13 @@ class ManualOrders:
     def __init__(self, main_engine: MainEngine, cta: ArbigCtaEngine, margin_guard: MarginGuard | None,
                  not_ready: Callable[[], str], execution: Execution | None,
                  market_closed: SessionCheck = lambda: None,
-                 session: Callable[[], dict[str, Any] | None] = lambda: None, needs_tick: bool = False) -> None:
+                 session: Callable[[], dict[str, Any] | None] = lambda: None, needs_tick: bool = False,
+                 subscribe: Callable[[str], None] = lambda symbol: None) -> None:
         """`not_ready()`: why the gateway cannot trade ("" when ready); `market_closed()`: a Refused
         (code market_closed) when the exchange is outside its sessions, else None; `session()`: the
         session state shown in the preview; `needs_tick`: the gateway rejects any order in a contract
-        it has no quote for yet (the simulator matches against its book), so that is refused here."""
+        it has no quote for yet (the simulator matches against its book), so that is refused here;
+        `subscribe(symbol)`: a contract previewed without a quote is subscribed, so the ticket gets one."""
         self.main_engine = main_engine
         self.cta = cta
         self.margin_guard = margin_guard
@@ -81,10 +83,13 @@ class ManualOrders:
         self.market_closed = market_closed
         self.session = session
         self.needs_tick = needs_tick
+        self.subscribe = subscribe
 
     # ------------------------------------------------------------ commands
     def preview(self, command: Command) -> dict[str, Any]:
         plan = self.plan(command.typed_params())
+        if plan.contract is not None and plan.tick is None:
+            self.subscribe(plan.contract.symbol)  # the ticket's next preview has a quote
         return self._describe(plan)
 
     def send(self, command: Command) -> dict[str, Any]:

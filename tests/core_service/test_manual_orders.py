@@ -68,6 +68,9 @@ def test_refusals_carry_a_code_and_send_nothing(core: CoreHarness) -> None:
     assert limit.status == CommandStatus.REFUSED and limit.code == "no_tick", "the sim rejects it: refused here"
     preview = ticket(core, CommandType.ORDER_PREVIEW, vt_symbol="au2704.SHFE")
     assert [p["code"] for p in preview.result["problems"]] == ["no_price"] and preview.result["orders"] == []
+    eventually(lambda: core.tick("au2704.SHFE"), what="a previewed contract is subscribed")
+    again = ticket(core, CommandType.ORDER_PREVIEW, vt_symbol="au2704.SHFE").result
+    assert again["problems"] == [] and again["orders"][0]["price"] > again["tick"]["ask"]
     raw = {"id": "badticket01", "type": "order.send", "issued_ms": now_ms(), "ttl_s": 5.0, "source": "test",
            "params": {"vt_symbol": MAIN, "direction": "LONG", "offset": "OPEN", "volume": 0, "price_type": "MARKET"}}
     core.redis.lpush(core.keys.commands, json.dumps(raw))

@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers import eventually
 from tests.web_service.orders_app import command, new_tab, running_app, wait_text
-from tests.web_service.test_browser import CHROMIUM, CHROMIUM_ARGS, App
+from tests.web_service.test_browser import App
 
 pytestmark = pytest.mark.browser
 
@@ -25,16 +25,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     lots = [("au2702", "LONG", 2, 600.0), ("au2704", "SHORT", 1, 601.0)]
     with running_app(tmp_path_factory.mktemp("flatten"), lots) as the_app:
         yield the_app
-
-
-@pytest.fixture(scope="module")
-def browser(app: App) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

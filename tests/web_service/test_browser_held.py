@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.web_service.orders_app import new_tab, running_app
-from tests.web_service.test_browser import CHROMIUM, CHROMIUM_ARGS, App
+from tests.web_service.test_browser import App
 
 pytestmark = pytest.mark.browser
 ROW = "#pos-body tr[data-key='au2702.SHFE|LONG']"
@@ -20,16 +20,6 @@ ROW = "#pos-body tr[data-key='au2702.SHFE|LONG']"
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     with running_app(tmp_path_factory.mktemp("held"), [("au2702", "LONG", 1, 600.0)], main="au2704") as the_app:
         yield the_app
-
-
-@pytest.fixture(scope="module")
-def browser(app: App) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_a_held_old_contract_has_a_live_price_and_closes_from_the_page(browser: Any, app: App) -> None:

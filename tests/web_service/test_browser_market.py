@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from common.trading_calendar import CHINA_TZ
 from tests.helpers import eventually
 from tests.web_service import seed
 from tests.web_service.conftest import PASSWORD, WebServer
-from tests.web_service.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS
+from tests.web_service.test_browser import SHOTS
 
 pytestmark = pytest.mark.browser
 SYMBOL = "au2702"
@@ -28,18 +27,6 @@ FIVE = {"bid_price_2": 599.9, "bid_volume_2": 4, "bid_price_3": 599.88, "bid_vol
         "bid_volume_4": 2, "bid_price_5": 599.84, "bid_volume_5": 11, "ask_price_2": 600.1, "ask_volume_2": 6,
         "ask_price_3": 600.12, "ask_volume_3": 3, "ask_price_4": 600.14, "ask_volume_4": 8, "ask_price_5": 600.16,
         "ask_volume_5": 13}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from common.contract import Command, CommandReply, CommandStatus, ExecutionStep,
 from tests.helpers import write_config
 from tests.web_service import risk_seed, seed
 from tests.web_service.conftest import PASSWORD, CommandResponder, WebServer, free_port
-from tests.web_service.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
@@ -36,18 +35,6 @@ def web_config(config_dict: dict[str, Any], tmp_path: Path) -> Path:
     data = dict(config_dict)
     data["web"] = {"host": "127.0.0.1", "port": free_port(), "stale_after_s": 10, "command_timeout_s": 10}
     return write_config(tmp_path / "arbig.json", data)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ import redis
 from common.contract import GatewayState, GatewayStatus, Heartbeat, Keys, SessionState, now_ms
 from common.trading_calendar import CHINA_TZ, trading_day_str
 from tests.web_service.conftest import PASSWORD, WebServer
-from tests.web_service.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
@@ -29,18 +27,6 @@ CLOSES = datetime(2030, 1, 7, 10, 15, tzinfo=CHINA_TZ)
 
 def ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

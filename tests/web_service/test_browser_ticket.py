@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers import eventually
 from tests.web_service.orders_app import command, goto, new_tab, running_app, wait_text
-from tests.web_service.test_browser import CHROMIUM, CHROMIUM_ARGS, App
+from tests.web_service.test_browser import App
 
 pytestmark = pytest.mark.browser
 
@@ -27,16 +27,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     strategies = [{"name": STRATEGY, "class_name": "AuTickBreakoutStrategy", "setting": {"window_ticks": 3}}]
     with running_app(tmp_path_factory.mktemp("ticket"), [("au2702", "LONG", 2, 600.0)], strategies) as the_app:
         yield the_app
-
-
-@pytest.fixture(scope="module")
-def browser(app: App) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

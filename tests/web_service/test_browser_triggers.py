@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,22 +18,10 @@ from common.db import Database
 from common.trading_calendar import CHINA_TZ
 from tests.web_service import seed
 from tests.web_service.conftest import PASSWORD, WebServer
-from tests.web_service.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS
+from tests.web_service.test_browser import SHOTS
 from tests.web_service.test_trigger_stats import insert_trigger, seed_scenario
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
