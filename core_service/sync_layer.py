@@ -104,9 +104,10 @@ class SyncLayer:
             log.warning("risk.ack of %s recorded without checking MySQL (%s)", uid, exc)
             row = ("", None)
         if row is None and not self.risk.raised(uid):
-            raise Refused(f"unknown risk event {uid}")
+            raise Refused(f"unknown risk event {uid}", "risk_unknown", uid=uid)
         if row is not None and row[1] is not None:
-            raise Refused(f"risk event {uid} was acknowledged already by {row[0]} at {row[1]} UTC")
+            raise Refused(f"risk event {uid} was acknowledged already by {row[0]} at {row[1]} UTC",
+                          "risk_acknowledged", uid=uid, by=str(row[0]), at=f"{row[1]} UTC")
         try:
             return self.risk.acknowledge(uid, command.operator)
         except ValueError as exc:
@@ -116,7 +117,8 @@ class SyncLayer:
         """The simulated exchange closes a position behind the core's back (no trade pushed)."""
         drill = getattr(self.gateway, "drill_external_close", None)
         if drill is None:
-            raise Refused(f"drills run on the simulated gateway only (this core trades on {self.gateway_name})")
+            raise Refused(f"drills run on the simulated gateway only (this core trades on {self.gateway_name})",
+                          "drill_sim_only", gateway=self.gateway_name)
         params = command.typed_params()
         symbol, _exchange = params.vt_symbol.split(".")
         try:

@@ -4,6 +4,8 @@
 "use strict";
 (function () {
   const A = window.ARBIG, $ = A.$;
+  /* A trigger's action in the page's language (pos_sync: a hand trade brought the strategy's pos to the account). */
+  function actionLabel(action) { const key = "tst_a_" + action, text = A.t(key); return text === key ? action : text; }
   const strategies = new Map();
 
   function kvTable(obj) {
@@ -68,7 +70,7 @@
   }
   function triggerRow(r) {
     return "<tr data-uid='" + A.esc(r.uid) + "'><td class='mono'>" + A.esc(A.fmtDateTime(r.ts_ms, true)) + "</td><td class='mono'>" + A.esc(r.strategy) + "</td><td class='mono'>" + A.esc(r.vt_symbol)
-      + "</td><td class='wrap'>" + A.esc(r.condition) + "</td><td>" + A.esc(r.action) + "</td><td class='num'>" + A.num(r.price) + "</td><td class='num'>" + A.num(r.volume, 0)
+      + "</td><td class='wrap'>" + A.esc(r.condition) + "</td><td>" + A.esc(actionLabel(r.action)) + "</td><td class='num'>" + A.num(r.price) + "</td><td class='num'>" + A.num(r.volume, 0)
       + "</td>" + resultCell(r) + "<td class='mono'>" + A.esc((r.vt_orderids || []).join(", ")) + "</td></tr>";
   }
   function renderTriggers(items, res) {
