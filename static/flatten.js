@@ -8,7 +8,7 @@
 (function () {
   const A = window.ARBIG, $ = A.$, O = window.ARBIG_OUTCOMES;
   const ACTIVE = ["SUBMITTING", "NOTTRADED", "PARTTRADED"];
-  const WAIT_WARN_MS = 10000;
+  const WAIT_WARN_MS = 10000, POLL_MS = 2000;
   const orders = new Map();
   let listening = false, snapshotSeen = false, waiting = null;  // waiting: {dlg, since, timer}
 
@@ -72,15 +72,23 @@
     listen();
     snapshotSeen = false;
     A.subscribe(["orders"]);  // a fresh snapshot: what is active now
-    waiting = { dlg, since: Date.now(), timer: setInterval(checkQuiet, 500) };
+    waiting = { dlg, since: Date.now(), timer: setInterval(checkQuiet, 500), polled: null,
+      poll: setInterval(pollActive, POLL_MS) };
     checkQuiet();
   }
-  function stopWaiting() { if (waiting) clearInterval(waiting.timer); waiting = null; }
+  /* The live view can miss the last update (a snapshot read just before the cancel was stored): every POLL_MS the
+     active orders are also read from the API; either source finding none is enough. */
+  async function pollActive() {
+    const res = await A.api("GET", "/api/orders?active_only=true");
+    if (waiting && res.status === 200 && Array.isArray(res.body)) { waiting.polled = res.body; checkQuiet(); }
+  }
+  function stopWaiting() { if (waiting) { clearInterval(waiting.timer); clearInterval(waiting.poll); } waiting = null; }
   function checkQuiet() {
     if (!waiting) return;
     const box = $(".fl-wait", waiting.dlg);
     if (!box || !waiting.dlg.open) { stopWaiting(); return; }
-    const active = snapshotSeen ? activeOrders() : null;
+    const live = snapshotSeen ? activeOrders() : null, polled = waiting.polled;
+    const active = polled && polled.length === 0 ? polled : live || polled;
     if (active && active.length === 0) {
       const dlg = waiting.dlg;
       stopWaiting();
