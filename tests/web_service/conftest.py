@@ -209,3 +209,14 @@ def browser() -> Iterator[Any]:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+def login_page(context: Any, base_url: str, path: str) -> Any:
+    """A new page of the browser `context`, logged in as the operator and on `path`."""
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(base_url + "/login?next=" + path)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base_url + path)
+    return page

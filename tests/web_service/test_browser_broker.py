@@ -18,7 +18,7 @@ from common.contract import AccountState, GatewayState, Keys, SystemEvent, now_m
 from common.db import Database
 from common.trading_calendar import CHINA_TZ
 from tests.web_service import seed
-from tests.web_service.conftest import PASSWORD, WebServer
+from tests.web_service.conftest import WebServer, login_page
 
 pytestmark = pytest.mark.browser
 
@@ -29,12 +29,7 @@ REASON = "ErrorID 31: CTP:资金不足"
 @pytest.fixture
 def tab(browser: Any, web: WebServer) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(web.base_url + "/login?next=/")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(web.base_url + "/")
+    page = login_page(context, web.base_url, "/")
     yield page
     context.close()
 

@@ -18,7 +18,7 @@ from common.db import Database
 from common.trading_calendar import CHINA_TZ
 from tests.helpers import eventually
 from tests.web_service import seed
-from tests.web_service.conftest import PASSWORD, WebServer
+from tests.web_service.conftest import WebServer, login_page
 from tests.web_service.test_browser import SHOTS
 
 pytestmark = pytest.mark.browser
@@ -33,12 +33,7 @@ FIVE = {"bid_price_2": 599.9, "bid_volume_2": 4, "bid_price_3": 599.88, "bid_vol
 def tab(browser: Any, web: WebServer, redis_client: redis.Redis, keys: Keys) -> Iterator[Any]:
     seed.write_heartbeat(redis_client, keys, ttl_s=300, state=GatewayState.LOGGED_IN)
     context = browser.new_context(viewport={"width": 1440, "height": 1100}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(web.base_url + "/login?next=/market")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(web.base_url + "/market")
+    page = login_page(context, web.base_url, "/market")
     yield page
     context.close()
 

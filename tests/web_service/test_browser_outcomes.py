@@ -19,7 +19,7 @@ import redis
 from common.contract import Command, CommandReply, CommandStatus, ExecutionStep, GatewayState, Keys
 from tests.helpers import write_config
 from tests.web_service import risk_seed, seed
-from tests.web_service.conftest import PASSWORD, CommandResponder, WebServer, free_port
+from tests.web_service.conftest import CommandResponder, WebServer, free_port, login_page
 
 pytestmark = pytest.mark.browser
 
@@ -46,12 +46,7 @@ def tab(browser: Any, web: WebServer, redis_client: redis.Redis, keys: Keys) -> 
     seed.write_position(r, keys, seed.position("au2702", "LONG", 2, 600.0, yd_volume=1, td_volume=1), event=False)
     seed.write_strategy(r, keys, seed.strategy("au_tick", "TRADING", variables={"pos": 2}), event=False)
     context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(web.base_url + "/login?next=/")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(web.base_url + "/")
+    page = login_page(context, web.base_url, "/")
     yield page
     context.close()
 

@@ -27,7 +27,7 @@ from common.contract import (
 from common.db import Database
 from tests.helpers import write_config
 from tests.web_service import risk_seed, seed
-from tests.web_service.conftest import PASSWORD, CommandResponder, WebServer, free_port
+from tests.web_service.conftest import CommandResponder, WebServer, free_port, login_page
 
 pytestmark = pytest.mark.browser
 
@@ -44,12 +44,7 @@ def web_config(config_dict: dict[str, Any], tmp_path: Path) -> Path:
 def tab(browser: Any, web: WebServer, redis_client: redis.Redis, keys: Keys) -> Iterator[Any]:
     seed.write_heartbeat(redis_client, keys, ttl_s=300, state=GatewayState.LOGGED_IN)
     context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(web.base_url + "/login?next=/")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(web.base_url + "/")
+    page = login_page(context, web.base_url, "/")
     yield page
     context.close()
 

@@ -16,7 +16,7 @@ import redis
 
 from common.contract import GatewayState, GatewayStatus, Heartbeat, Keys, SessionState, now_ms
 from common.trading_calendar import CHINA_TZ, trading_day_str
-from tests.web_service.conftest import PASSWORD, WebServer
+from tests.web_service.conftest import WebServer, login_page
 
 pytestmark = pytest.mark.browser
 
@@ -32,12 +32,7 @@ def ms(moment: datetime) -> int:
 @pytest.fixture
 def tab(browser: Any, web: WebServer) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(web.base_url + "/login?next=/")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(web.base_url + "/")
+    page = login_page(context, web.base_url, "/")
     yield page
     context.close()
 

@@ -34,7 +34,7 @@ from common.contract import (
 )
 from common.trading_calendar import trading_day_str
 from tests.web_service import seed
-from tests.web_service.conftest import PASSWORD, CommandResponder, WebServer
+from tests.web_service.conftest import PASSWORD, CommandResponder, WebServer, login_page
 
 pytestmark = pytest.mark.browser
 
@@ -76,12 +76,7 @@ def cutter() -> SocketCutter:
 def tab(browser: Any, web: WebServer, cutter: SocketCutter) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
     context.route_web_socket("**/ws", cutter.handle)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(web.base_url + "/login?next=/")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(web.base_url + "/")
+    page = login_page(context, web.base_url, "/")
     yield page
     context.close()
 
