@@ -14,7 +14,7 @@ from typing import Any
 from common.config import AppConfig
 from common.contract import SessionState
 from common.trading_calendar import CHINA_TZ
-from common.trading_sessions import SessionMode, session_state
+from common.trading_sessions import session_state
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +25,10 @@ def _gateway(main_engine: Any | None) -> Any | None:
     return main_engine.get_gateway(names[0]) if names else None
 
 
-def _sim_clock(gateway: Any | None) -> tuple[datetime | None, SessionMode | None]:
-    """The sim gateway's market time and session rule, or (None, None) for another gateway."""
-    market_now, mode = getattr(gateway, "market_now", None), getattr(gateway, "session_mode", None)
-    if not callable(market_now) or not callable(mode):
-        return None, None
-    return market_now(), mode()
+def _market_now(gateway: Any | None) -> datetime | None:
+    """The sim gateway's market time (the replayed time in a replay), or None for another gateway."""
+    market_now = getattr(gateway, "market_now", None)
+    return market_now() if callable(market_now) else None
 
 
 def current_session(config: AppConfig, main_engine: Any | None = None) -> SessionState | None:
@@ -39,8 +37,9 @@ def current_session(config: AppConfig, main_engine: Any | None = None) -> Sessio
     try:
         if config.gateway.name == "ctp":
             return session_state(datetime.now(CHINA_TZ), "shfe")
-        at, mode = _sim_clock(_gateway(main_engine))
-        return session_state(at or datetime.now(CHINA_TZ), mode or config.gateway.sim.sessions)
+        at = _market_now(_gateway(main_engine))
+        # the rule is the config's: before the sim has connected, its own setting is still the default
+        return session_state(at or datetime.now(CHINA_TZ), config.gateway.sim.sessions)
     except Exception as exc:  # the heartbeat must go out whatever happens here
         log.warning("session state unavailable: %s: %s", type(exc).__name__, exc)
         return None

@@ -126,12 +126,15 @@ def test_a_bad_sessions_setting_names_the_key(tmp_path: Path) -> None:
 def test_the_heartbeat_session_follows_the_sim_clock(start_sim: Any, tmp_path: Path) -> None:
     sim = replay_sim(start_sim, tmp_path, "shfe")
     sim.tick(last=950.0, dt=SATURDAY_10)
-    config = AppConfig.model_validate({"gateway": {"name": "sim", "sim": {"sessions": "always"}}})
-    state = current_session(config, sim.engine)  # the gateway's own rule (shfe) and clock win
+    config = AppConfig.model_validate({"gateway": {"name": "sim", "sim": {"sessions": "shfe"}}})
+    state = current_session(config, sim.engine)  # the configured rule, by the sim's market clock (a Saturday)
     assert state is not None
     assert (state.mode, state.state, state.reason) == ("shfe", "closed", "weekend")
     assert state.next_open_ms == int(datetime(2026, 11, 23, 9, tzinfo=CHINA_TZ).timestamp() * 1000)
 
     ctp = AppConfig.model_validate({"gateway": {"name": "ctp"}})
     assert current_session(ctp, None).mode == "shfe"
-    assert current_session(config, None).mode == "always"  # no gateway yet: the configured rule
+    # the rule is the config's, also before the sim has connected and taken its settings (its default is always)
+    assert current_session(config, None).mode == "shfe"
+    demo = AppConfig.model_validate({"gateway": {"name": "sim", "sim": {"sessions": "always"}}})
+    assert current_session(demo, None).mode == "always"
