@@ -45,8 +45,8 @@ import redis  # noqa: E402
 from common.config import AppConfig, MysqlConfig, RedisConfig, WebConfig  # noqa: E402
 from common.contract import Keys, TickMessage  # noqa: E402
 from common.db import Database, migrate  # noqa: E402
+from common.performance import report as performance_history  # noqa: E402
 from common.trading_calendar import CHINA_TZ, trading_day_str  # noqa: E402
-from web_service import performance_history  # noqa: E402
 from web_service.passwords import OperatorStore  # noqa: E402
 
 SYMBOL = "au2702"

@@ -111,7 +111,6 @@ class CoreConfig(_Strict):
     command_ttl_s: float = Field(5.0, gt=0, le=60)
     heartbeat_interval_s: float = Field(1.0, gt=0, le=30)
     heartbeat_ttl_s: float = Field(5.0, gt=0, le=120)
-    snapshot_interval_s: float = Field(30.0, gt=0)
     config_poll_s: float = Field(1.0, gt=0, le=60)
 
 

@@ -50,6 +50,7 @@ from core_service.contracts_table import wire_rates
 from core_service.control_socket import ControlServer, socket_path
 from core_service.cta import ArbigCtaEngine
 from core_service.cta_sink import RecordingSink
+from core_service.equity_marks import MarketClock
 from core_service.gateway_status import GatewayStatusTracker, LoginWatchdog, describe_transition
 from core_service.gateways import add_gateway, connect_gateway
 from core_service.guarded_events import GuardedEventEngine
@@ -137,7 +138,7 @@ class CoreApp:
             self.event_engine, self.keys, self.publisher, self.writer,
             tick_maxlen=self.config.redis.tick_maxlen, event_maxlen=self.config.redis.event_maxlen,
             main_symbol=lambda: self._main_symbol, strategy_of_order=self._strategy_of_order,
-            snapshot_interval_s=self.config.core.snapshot_interval_s,
+            clock=MarketClock(runs_on=not self._replaying()),  # a replay's market clock stands between ticks
         )
         self.recorder.order_listeners.append(self.cta.on_order_update)  # type: ignore[union-attr]
         self.recorder.contract_listeners.append(self._on_contract)
@@ -218,6 +219,9 @@ class CoreApp:
     def _gateway_reported_account(self) -> bool:
         return (self.tracker.current.state == GatewayState.LOGGED_IN and self.main_engine is not None
                 and bool(self.main_engine.get_all_accounts()))
+
+    def _replaying(self) -> bool:
+        return self.config.gateway.name == "sim" and bool(self.config.gateway.sim.replay_file)
 
     def _strategy_of_order(self, vt_orderid: str) -> str | None:
         strategy = self.cta.orderid_strategy_map.get(vt_orderid) if self.cta else None

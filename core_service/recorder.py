@@ -22,7 +22,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from vnpy.event import Event, EventEngine
@@ -33,15 +32,16 @@ from vnpy.trader.event import (
     EVENT_ORDER,
     EVENT_POSITION,
     EVENT_TICK,
+    EVENT_TIMER,
     EVENT_TRADE,
 )
 from vnpy.trader.object import AccountData, ContractData, OrderData, PositionData, TickData, TradeData
 
-from common.contract import CommandAudit, EventMessage, Keys, SystemEvent, new_uid, now_ms, position_field
-from common.trading_calendar import CHINA_TZ
+from common.contract import CommandAudit, EventMessage, Keys, SystemEvent, now_ms, position_field
 from core_service import serializers as ser
 from core_service.conflicts import Conflict
 from core_service.contracts_table import ContractBook
+from core_service.equity_marks import EquityMarks, MarketClock
 from core_service.mysql_writer import MysqlWriter
 from core_service.pnl_ledger import LedgerFeed, LedgerReport, statement_record
 from core_service.position_reconcile import PositionReport
@@ -66,7 +66,7 @@ class Recorder:
         event_maxlen: int,
         main_symbol: Callable[[], str],
         strategy_of_order: Callable[[str], str | None],
-        snapshot_interval_s: float = 30.0,
+        clock: MarketClock,
         contracts: ContractBook | None = None,
     ) -> None:
         self.event_engine = event_engine
@@ -77,7 +77,7 @@ class Recorder:
         self.event_maxlen = event_maxlen
         self.main_symbol = main_symbol
         self.strategy_of_order = strategy_of_order
-        self.snapshot_interval_s = snapshot_interval_s
+        self.marks = EquityMarks(clock, writer.put)  # the equity curve, on the market clock
         self.published_symbols: set[str] = set()
         self.last_tick_ms: int | None = None
         self.order_listeners: list[Callable[[OrderData], None]] = []
@@ -90,7 +90,6 @@ class Recorder:
         self.position_records: dict[str, dict[str, Any]] = {}  # position field -> its latest position record
         self._last_account_db = 0.0
         self._trading_days: dict[str, str] = {}  # gateway -> the account's trading day, YYYYMMDD
-        self._last_snapshot = 0.0
         self._handlers: list[tuple[str, Callable[[Event], None]]] = []
         self.contracts = contracts or ContractBook(writer.put)
         self.replies = BrokerReplies(writer.put)
@@ -106,7 +105,7 @@ class Recorder:
     def start(self) -> None:
         self._thread.start()
         for event_type in (EVENT_TICK, EVENT_ORDER, EVENT_TRADE, EVENT_POSITION, EVENT_ACCOUNT, EVENT_CONTRACT,
-                           EVENT_LOG):
+                           EVENT_LOG, EVENT_TIMER):
             handler = self._make_handler(event_type)
             self.event_engine.register(event_type, handler)
             self._handlers.append((event_type, handler))
@@ -185,6 +184,10 @@ class Recorder:
                 self._dispatch(event_type, data)
             except Exception:  # one bad record must not stop recording
                 log.exception("recorder: failed to record %s", event_type)
+        try:
+            self.marks.flush()  # the open minute's equity point (a replay's last one)
+        except Exception:
+            log.exception("recorder: failed to write the last equity point")
 
     def _dispatch(self, event_type: str, data: Any) -> None:
         if event_type == EVENT_TICK:
@@ -201,8 +204,11 @@ class Recorder:
             self._on_contract(data)
         elif event_type == EVENT_LOG:
             log.info("vnpy[%s] %s", data.gateway_name, data.msg)
+        elif event_type == EVENT_TIMER:
+            self.marks.on_timer()
 
     def _on_tick(self, tick: TickData) -> None:
+        self.marks.on_tick(tick.datetime)
         if tick.symbol not in self.published_symbols:
             self.settlements.tick(tick)
             return
@@ -236,6 +242,7 @@ class Recorder:
             while len(self._seen_trades) > SEEN_TRADES:
                 self._seen_trades.popitem(last=False)
             self.publish_event("trade", state.model_dump())
+            self.marks.on_trade()  # the equity curve gets a point after every fill
         strategy = self.strategy_of_order(trade.vt_orderid)
         self.writer.put({
             "kind": "trade", **state.model_dump(), "orderid": trade.orderid,
@@ -247,7 +254,6 @@ class Recorder:
         })
         self.replies.trade(trade)
         self.ledger.trade_seen()
-        self._last_snapshot = 0.0  # the equity curve gets a point after every trade
 
     def _commission(self, trade: TradeData, offset: str) -> float | None:
         """The simulated gateway states each fill's commission; on CTP it is priced from the rates."""
@@ -302,11 +308,7 @@ class Recorder:
         if now - self._last_account_db >= ACCOUNT_DB_INTERVAL_S:
             self._last_account_db = now
             self.writer.put({**row, "kind": "account"})
-        if now - self._last_snapshot >= self.snapshot_interval_s:
-            self._last_snapshot = now
-            day = trading_day or ser.day_to_db(ser.trading_day_str(datetime.now(CHINA_TZ)))
-            self.writer.put({**row, "kind": "snapshot", "uid": new_uid(), "ts": row["updated_at"],
-                             "trading_day": day})
+        self.marks.on_account(state)
 
     def _on_contract(self, contract: ContractData) -> None:
         self.contracts.on_contract(contract)

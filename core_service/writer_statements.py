@@ -55,11 +55,11 @@ STATEMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
          "unrealized_pnl", "trading_day", "updated_at"),
     ),
     "snapshot": (
-        "INSERT INTO account_snapshots (uid, ts, trading_day, gateway, accountid, balance, available,"
-        " frozen, margin, commission, realized_pnl, unrealized_pnl) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-        + NOOP,
-        ("uid", "ts", "trading_day", "gateway", "accountid", "balance", "available", "frozen", "margin",
-         "commission", "realized_pnl", "unrealized_pnl"),
+        "INSERT INTO account_snapshots (uid, ts, reason, recorded_at, trading_day, gateway, accountid, balance,"
+        " available, frozen, margin, commission, realized_pnl, unrealized_pnl)"
+        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)" + NOOP,
+        ("uid", "ts", "reason", "recorded_at", "trading_day", "gateway", "accountid", "balance", "available",
+         "frozen", "margin", "commission", "realized_pnl", "unrealized_pnl"),
     ),
     "trigger": (
         "INSERT INTO strategy_triggers (uid, ts, trading_day, strategy, vt_symbol, condition_, price,"

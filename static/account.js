@@ -118,6 +118,8 @@
     perf = res.body;
     $("#perf").dataset.range = asked;
     $("#p-as-of").textContent = A.fmtTime(A.serverNow());
+    // ranges count on the market's clock (a replayed day is its own "today"): say which day and time
+    $("#p-market").textContent = perf.trading_day + " " + A.fmtTime(perf.as_of_ms);
     renderPerf();
   }
   function perfSoon() { clearTimeout(perfTimer); perfTimer = setTimeout(loadPerf, 1000); }  // a burst of fills: one read

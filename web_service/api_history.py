@@ -17,8 +17,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
+from common.performance import report as performance_history
 from common.trading_calendar import CHINA_TZ
-from web_service import history, performance_history
+from web_service import history
 from web_service.auth import require_session
 from web_service.errors import VALIDATION_RESPONSES, QueryDate, QueryDatetime, QueryInt, refuse_unknown_query
 from web_service.history import BadCursor, TradeQuery

@@ -12,12 +12,12 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, date, datetime
 from typing import Any
 
 from common.db import Database
-from common.trading_calendar import trading_day
+from common.performance.ranges import market_now, range_filter
+from common.performance.rows import jsonable, ts_ms, utc_naive
 
 CURSOR_RE = re.compile(r"^(\d{8})\.(\d{1,16})\.(\d{1,18})$", re.ASCII)
 TRADE_COLUMNS = (
@@ -28,29 +28,6 @@ EQUITY_MAX_POINTS = 2000
 
 class BadCursor(ValueError):
     """The pagination cursor is not one this service produced."""
-
-
-def ts_ms(value: datetime) -> int:
-    return int(value.replace(tzinfo=UTC).timestamp() * 1000)
-
-
-def utc_naive(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).replace(tzinfo=None)
-
-
-def jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    """Decimal -> float, dates -> strings, `ts` -> ISO UTC plus `ts_ms`."""
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        if isinstance(value, Decimal):
-            value = float(value)
-        elif isinstance(value, datetime):
-            out[f"{key}_ms"] = ts_ms(value)
-            value = value.replace(tzinfo=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        elif isinstance(value, date):
-            value = value.isoformat()
-        out[key.rstrip("_")] = value
-    return out
 
 
 @dataclass(frozen=True)
@@ -142,21 +119,9 @@ def trade_batches(db: Database, q: TradeQuery, batch: int = 5000) -> Iterator[li
         cursor = make_cursor(rows[-1])
 
 
-RANGE_DAYS = {"week": 7, "month": 30}
-
-
-def range_filter(range_name: str, now: datetime | None = None) -> tuple[str, list[Any]]:
-    """SQL condition on `trading_day`/`ts` for a range: today (the trading day), week, month or all."""
-    now = now or datetime.now(UTC)
-    if range_name == "today":
-        return "trading_day = %s", [trading_day(now)]
-    if range_name in RANGE_DAYS:
-        return "ts >= %s", [(now - timedelta(days=RANGE_DAYS[range_name])).astimezone(UTC).replace(tzinfo=None)]
-    return "1=1", []
-
-
 def equity_curve(db: Database, range_name: str, now: datetime | None = None) -> dict[str, Any]:
     """Balance over time from account_snapshots, at most EQUITY_MAX_POINTS points (bucketed)."""
+    now = now or market_now(db)
     where, args = range_filter(range_name, now)
     stats = db.query(f"SELECT COUNT(*) n, MIN(ts) lo, MAX(ts) hi FROM account_snapshots WHERE {where}", args)[0]
     bucket_s = 0
@@ -174,7 +139,8 @@ def equity_curve(db: Database, range_name: str, now: datetime | None = None) -> 
             f"SELECT ts, balance, unrealized_pnl, margin FROM account_snapshots WHERE {where} ORDER BY ts", args
         )
     points = [[ts_ms(r["ts"]), float(r["balance"]), float(r["unrealized_pnl"]), float(r["margin"])] for r in rows]
-    return {"range": range_name, "bucket_s": bucket_s, "points": points, "columns": ["ts_ms", "balance", "unrealized_pnl", "margin"]}
+    return {"range": range_name, "as_of_ms": ts_ms(now.astimezone(UTC).replace(tzinfo=None)),
+            "bucket_s": bucket_s, "points": points, "columns": ["ts_ms", "balance", "unrealized_pnl", "margin"]}
 
 
 def split_ids(text: str) -> list[str]:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.db import Database
-from web_service.history import BadCursor, ts_ms, utc_naive
+from common.performance.rows import ts_ms, utc_naive
+from web_service.history import BadCursor
 from web_service.risk_shapes import (
     EXECUTION_COLUMNS,
     RISK_COLUMNS,

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from common.contract import ExecutionReport, RiskEvent, RiskEventUpdate
-from web_service.history import ts_ms
+from common.performance.rows import ts_ms
 from web_service.shapes import dashed_day, iso_utc
 
 RISK_COLUMNS = (

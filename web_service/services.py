@@ -14,11 +14,11 @@ from typing import Annotated
 import redis.asyncio as aioredis
 from fastapi import Depends, Request, WebSocket
 
+from common.performance.report import FillLedger
 from web_service.commands import CommandSender
 from web_service.dependency_errors import WebDatabase, redis_client
 from web_service.live_state import LiveState
 from web_service.passwords import OperatorStore
-from web_service.performance_history import FillLedger
 from web_service.sessions import LoginThrottle, SessionStore
 from web_service.settings import SESSION_TTL_S, WebSettings
 from web_service.ws_hub import Hub

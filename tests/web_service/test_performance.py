@@ -14,13 +14,13 @@ import pytest
 from common.config import MysqlConfig
 from common.db import Database
 from common.db import connect as db_connect
+from common.performance.stats import daily_ratios, max_drawdown, trade_stats
 from common.trading_calendar import CHINA_TZ, trading_day_str
 from core_service.mysql_writer import MysqlWriter
 from core_service.spool import Spool
 from tests.helpers import eventually
 from tests.web_service import seed
 from tests.web_service.conftest import ApiClient
-from web_service.performance import daily_ratios, max_drawdown, trade_stats
 
 D1 = datetime(2027, 1, 11, 9, 30, tzinfo=CHINA_TZ)  # Monday day session
 D2 = D1 + timedelta(days=1)
@@ -179,11 +179,21 @@ def test_closed_trades_are_attributed_to_the_strategy_that_closed(api: ApiClient
     assert {name: s["net_pnl"] for name, s in body["by_exit_reason"].items()} == {"operator": 3000, "strategy": 0}
 
 
-def test_performance_api_ranges_and_bad_input(api: ApiClient, book: Any) -> None:
-    book(trade_records(SCRIPT, "q"))  # all in January 2027, long before "today"
+def test_performance_ranges_count_on_the_market_clock(api: ApiClient, book: Any) -> None:
+    """"today" is the trading day of the newest record (the market's time), never the wall clock's: a
+    replayed or past day's records are that day's "today"."""
+    book(trade_records(SCRIPT, "q"))  # January 2027
     today = report(api, "today")
-    assert today["trades"]["closed_trades"] == 0 and today["trades"]["win_rate"] is None
-    assert today["equity"]["account"] is None and today["unmatched_close_volume"] == 0
+    assert today["trading_day"] == "2027-01-13" and today["as_of_ms"] == int((D3 + timedelta(minutes=90)).timestamp() * 1000)
+    assert today["trades"]["closed_trades"] == 2 and today["trades"]["net_pnl"] == 1500  # D3: -1000, +2500
+    assert today["unmatched_close_volume"] == 1
+    assert report(api, "all")["trades"]["closed_trades"] == 4
+    later = D1 + timedelta(days=42)  # six weeks on, the market's clock moves with the records
+    book(trade_records([(later, "LONG", "OPEN", "520.00", 1)], "r"))
+    assert report(api, "today")["trades"]["closed_trades"] == 0
+    month = report(api, "month")
+    assert month["trading_day"] == "2027-02-22" and month["trades"]["closed_trades"] == 0
+    assert report(api, "all")["trades"]["closed_trades"] == 4
     res = api.get("/api/performance", params={"range": "decade"})
     assert res.status_code == 422 and "range" in res.text
 

@@ -11,14 +11,15 @@ the count of recorded trades between requests (`fills_considered`), read increme
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from common.db import Database
+from common.performance import stats as performance
+from common.performance.ranges import day_filter, market_now, range_filter
+from common.performance.rows import jsonable, ts_ms
 from common.trading_calendar import trading_day
-from web_service import performance
-from web_service.history import RANGE_DAYS, jsonable, range_filter, ts_ms
 
 MAX_FILLS = 0  # no cap any more: closed positions are stored, not matched from fills here
 LEDGER_DAYS = 31  # daily ledger rows returned, newest first
@@ -34,11 +35,7 @@ CLOSED_BY_FILL = (
 
 def closed_filter(range_name: str, now: datetime) -> tuple[str, list[Any]]:
     """The range on positions_closed: today = the close's trading day, week/month = close time."""
-    if range_name == "today":
-        return "trading_day = %s", [trading_day(now)]
-    if range_name in RANGE_DAYS:
-        return "close_ts >= %s", [(now - timedelta(days=RANGE_DAYS[range_name])).astimezone(UTC).replace(tzinfo=None)]
-    return "1=1", []
+    return range_filter(range_name, now, time_column="close_ts")
 
 
 def _closed_trade(row: dict[str, Any]) -> performance.ClosedTrade:
@@ -113,11 +110,7 @@ def equity_stats(db: Database, range_name: str, now: datetime) -> dict[str, Any]
 
 def ledger_rows(db: Database, range_name: str, now: datetime) -> list[dict[str, Any]]:
     """The account's daily ledger (ours beside the broker's, the verdict), newest day first."""
-    where, args = "1=1", []
-    if range_name == "today":
-        where, args = "trading_day = %s", [trading_day(now)]
-    elif range_name in RANGE_DAYS:
-        where, args = "trading_day >= %s", [trading_day(now - timedelta(days=RANGE_DAYS[range_name]))]
+    where, args = day_filter(range_name, now)
     rows = db.query(
         "SELECT gateway, accountid, trading_day, realized_pnl, realized_pnl_open, commission, broker_realized_pnl,"
         " broker_commission, pnl_diff, commission_diff, verdict, note FROM pnl_records"
@@ -128,11 +121,13 @@ def ledger_rows(db: Database, range_name: str, now: datetime) -> list[dict[str, 
 def performance_report(db: Database, ledger: FillLedger, range_name: str,
                        now: datetime | None = None) -> dict[str, Any]:
     """The /api/performance answer (each closed row carries its contract size: no multiplier needed)."""
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    now = (now or market_now(db)).astimezone(UTC)
     view = ledger.view(db, range_name, now)
     closed = view.pop("closed")
     return {
         "range": range_name,
+        "as_of_ms": ts_ms(now.replace(tzinfo=None)),  # the market time the range is counted from
+        "trading_day": trading_day(now).isoformat(),
         "trades": performance.trade_stats(closed),
         "by_strategy": performance.stats_by_strategy(closed),
         "by_exit_reason": performance.stats_by_exit_reason(closed),
