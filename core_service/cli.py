@@ -17,6 +17,9 @@
   python -m core_service.cli drill external-close au2612.SHFE LONG 1   (simulated gateway only)
   python -m core_service.cli risk-ack UID
   python -m core_service.cli --via local emergency-stop     (what `make stop` runs)
+  python -m core_service.cli replay FILE --strategy CLASS [--setting JSON] [--capital N] [--keep] [--json]
+                             [--config PATH] [--max-wait S]   (a strategy on a recorded tick file, in
+                             throwaway records; prints trades and statistics; see cli_replay.py)
 
 A contract is a vt_symbol (au2612.SHFE); a bare au2612 gets ".SHFE". `--json` prints the core's raw
 answer (the exit code is the same). `--via`: `local` is the core's Unix socket
@@ -56,7 +59,7 @@ from common.contract import (
     SyncReport,
 )
 from core_service import cli_format as fmt
-from core_service import cli_orders
+from core_service import cli_orders, cli_replay
 from core_service.control_socket import ControlUnavailable, local_status, send_local, socket_path
 
 REDIS_CONNECT_TIMEOUT_S = 2.0
@@ -105,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("emergency-stop", help="stop all strategies and cancel all orders")
     sub.add_parser("switch", help="switch the main contract").add_argument("symbol")
     _sync_verbs(sub, json_flag)
+    cli_replay.add_verb(sub)
     return parser
 
 
@@ -196,6 +200,8 @@ def to_command(args: argparse.Namespace) -> Command:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.verb == "replay":  # runs a core of its own: no command is sent
+        return cli_replay.run(args)
     if not 0 < args.timeout <= 60:
         print("error: --timeout must be between 0 and 60 seconds", file=sys.stderr)
         return 2

@@ -225,7 +225,7 @@ class MysqlWriter(threading.Thread):
         try:
             if self._conn is None:
                 self._conn = self._connect()
-            kept = self._screen(self._known(records))
+            kept = pnl_ledger.settled(self._screen(self._known(records)))
             self._order = self.reconciler.batch(kept, fresh)
             grouped: dict[str, list[dict[str, Any]]] = {}
             for record in kept:

@@ -250,6 +250,24 @@ def _opt(value: Any) -> Decimal | None:
     return None if value is None else dec(value)
 
 
+def settled(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The batch without a ledger record that a trade of its account's day follows: the writer books a
+    batch's trades before it compares ledgers, so the broker's figures, stated before those trades, would
+    be compared with ours after them (a false mismatch). The account update after a fill brings a newer
+    ledger record at once (`LedgerFeed.trade_seen`)."""
+    kept: list[dict[str, Any]] = []
+    traded_after: set[tuple[Any, str]] = set()
+    for record in reversed(records):
+        kind = record.get("kind")
+        if kind == "trade":
+            traded_after.add((record.get("gateway"), str(record.get("trading_day"))))
+        elif kind == "ledger" and (record.get("gateway"), str(record.get("trading_day"))) in traded_after:
+            continue
+        kept.append(record)
+    kept.reverse()
+    return kept
+
+
 def apply_ledger(cur: Cursor, record: dict[str, Any]) -> LedgerReport | None:
     """Compute and upsert the day's rows; a report when the account row turned mismatch."""
     gateway, accountid, day = record["gateway"], record["accountid"], record["trading_day"]

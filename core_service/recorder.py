@@ -66,7 +66,7 @@ class Recorder:
         event_maxlen: int,
         main_symbol: Callable[[], str],
         strategy_of_order: Callable[[str], str | None],
-        clock: MarketClock,
+        clock: MarketClock | None = None,  # None: a live market clock
         contracts: ContractBook | None = None,
     ) -> None:
         self.event_engine = event_engine
@@ -77,7 +77,7 @@ class Recorder:
         self.event_maxlen = event_maxlen
         self.main_symbol = main_symbol
         self.strategy_of_order = strategy_of_order
-        self.marks = EquityMarks(clock, writer.put)  # the equity curve, on the market clock
+        self.marks = EquityMarks(clock or MarketClock(runs_on=True), writer.put)  # the equity curve, on the market clock
         self.published_symbols: set[str] = set()
         self.last_tick_ms: int | None = None
         self.order_listeners: list[Callable[[OrderData], None]] = []

@@ -31,7 +31,7 @@ from .clock import SimClock
 from .contracts import from_ticks, to_ticks
 from .drills import LostPushes
 from .ledger import Ledger, PositionSlot, remaining
-from .matching import OrderBook, market_price
+from .matching import Fill, OrderBook, market_price
 from .state_store import (
     StateError,
     StateStore,
@@ -226,14 +226,16 @@ class SimExchange:
         return position_reason(order, self.ledger, self._active())
 
     def _execute(self, order: OrderData) -> None:
+        fills = self.book.taking_fills(order)
         if order.type == OrderType.FOK:
-            _, lots = self.book.aggressive_fill(order)
+            lots = sum(fill.lots for fill in fills)
             if lots < remaining(order):
                 self._finish(order, Status.CANCELLED, f"FOK: only {lots} of {int(order.volume)} lots available now")
                 return
-        price, lots = self.book.aggressive_fill(order)
-        if lots:
-            self._fill(order, price, lots)
+        for i, fill in enumerate(fills):
+            self._fill(order, fill)
+            if i < len(fills) - 1:  # each fill: the trade, then the order; the last order push follows below
+                self._emit_order(order)
         if not remaining(order):
             self._emit_order(order)
         elif order.type in IMMEDIATE_TYPES:
@@ -249,7 +251,8 @@ class SimExchange:
         self.book.active.pop(order.orderid, None)
         self._emit_order(order)
 
-    def _fill(self, order: OrderData, price: float, lots: int) -> None:
+    def _fill(self, order: OrderData, fill: Fill) -> None:
+        price, lots = fill.price, fill.lots
         self.trade_count += 1
         trade = TradeData(
             symbol=order.symbol, exchange=order.exchange, orderid=order.orderid,
@@ -263,7 +266,7 @@ class SimExchange:
         order.status = Status.ALLTRADED if not remaining(order) else Status.PARTTRADED
         if not remaining(order):
             self.book.active.pop(order.orderid, None)
-        self.book.take(order.symbol, order.direction, lots)
+        self.book.record(order, fill)
         self.trades.append(trade)
         if self.lost.lose_trade(order):
             self.pub.write_log(f"DRILL lost push: trade {trade.vt_tradeid} of {order.vt_orderid} not pushed")
@@ -305,12 +308,10 @@ class SimExchange:
     def _match_resting(self, symbol: str) -> bool:
         filled = False
         for order in self.book.resting(symbol):
-            price, lots = self.book.passive_fill(order)
-            if lots <= 0:
-                continue
-            self._fill(order, price, lots)
-            self._emit_order(order)
-            filled = True
+            for fill in self.book.resting_fills(order):
+                self._fill(order, fill)
+                self._emit_order(order)
+                filled = True
         return filled
 
     # ------------------------------------------------------------ trading day

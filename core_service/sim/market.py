@@ -1,7 +1,10 @@
-"""Random-walk level-1 ticks for one au contract, on the 0.02 grid and always inside the daily limits.
+"""Random-walk ticks with a five-level book for one au contract, on the 0.02 grid and inside the daily limits.
 
 Prices are kept as whole ticks so they never drift off the grid. The book is consistent: bid < ask,
-the spread is one or two ticks, the last price sits at the bid, at the ask or between them.
+the spread is one or two ticks, the last price sits at the bid, at the ask or between them; level k
+is bid_1 - (k-1) ticks and ask_1 + (k-1) ticks with a random volume, and a level beyond a limit
+price is empty (price and volume 0). The depth volumes come from a random source of their own, so a
+seed gives the same prices as it did with level 1 only.
 Cumulative volume and turnover only grow within a trading day; at a new trading day the last price
 becomes the settlement (pre_settlement), the limits are recomputed and the day's figures reset.
 """
@@ -20,7 +23,9 @@ from common.trading_calendar import trading_day_str
 from .contracts import PRODUCT_NAME, SIZE, from_ticks, limit_prices, to_ticks
 
 CONTANGO_PER_MONTH = 0.0005  # each later month trades a little higher, as gold does
-EDGE_TICKS = 2  # keep the last price this many ticks inside the limits so the book fits
+EDGE_TICKS = 2  # keep the last price this many ticks inside the limits so level 1 fits
+DEPTH = 5  # levels of the book
+LEVEL_VOLUME = (1, 60)  # random lots shown at a level
 
 
 def month_index(symbol: str) -> int:
@@ -56,6 +61,7 @@ class RandomWalk:
         self.limit_rate = limit_rate
         self.gateway_name = gateway_name
         self.rng = random.Random(f"{seed}:{symbol}") if seed is not None else random.Random()
+        self.depth_rng = random.Random(f"{seed}:{symbol}:depth") if seed is not None else random.Random()
         self.state = state or WalkState(
             last=to_ticks(pre_settlement), pre_settlement=pre_settlement, pre_close=pre_settlement,
             open_interest=self.rng.randint(50_000, 150_000),
@@ -120,11 +126,23 @@ class RandomWalk:
             open_price=from_ticks(s.open), high_price=from_ticks(s.high), low_price=from_ticks(s.low),
             pre_close=s.pre_close,
             bid_price_1=from_ticks(bid), ask_price_1=from_ticks(ask),
-            bid_volume_1=self.rng.randint(1, 60), ask_volume_1=self.rng.randint(1, 60),
+            bid_volume_1=self.rng.randint(*LEVEL_VOLUME), ask_volume_1=self.rng.randint(*LEVEL_VOLUME),
             localtime=localtime, gateway_name=self.gateway_name,
         )
+        self._depth(tick, bid, ask, up, down)
         tick.extra = {"pre_settlement": s.pre_settlement}
         return tick
+
+    def _depth(self, tick: TickData, bid: int, ask: int, up: int, down: int) -> None:
+        """Levels 2..5: one tick further out each, empty beyond the limit prices."""
+        for k in range(2, DEPTH + 1):
+            bid_k, ask_k = bid - (k - 1), ask + (k - 1)
+            if bid_k >= down:
+                setattr(tick, f"bid_price_{k}", from_ticks(bid_k))
+                setattr(tick, f"bid_volume_{k}", self.depth_rng.randint(*LEVEL_VOLUME))
+            if ask_k <= up:
+                setattr(tick, f"ask_price_{k}", from_ticks(ask_k))
+                setattr(tick, f"ask_volume_{k}", self.depth_rng.randint(*LEVEL_VOLUME))
 
     def to_dict(self) -> dict:
         return asdict(self.state)

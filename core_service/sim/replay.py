@@ -3,7 +3,9 @@
 Columns: TradingDay, ActionDay, UpdateTime, UpdateMillisec, ExchangeID, InstrumentID, LastPrice,
 Volume, Turnover (cumulative, already x1000 for au), OpenInterest, BidPrice1, BidVolume1, AskPrice1,
 AskVolume1, OpenPrice, HighestPrice, LowestPrice, UpperLimitPrice, LowerLimitPrice, PreClosePrice,
-PreSettlementPrice, PreOpenInterest. Tick time is ActionDay + UpdateTime + UpdateMillisec, China time.
+PreSettlementPrice, PreOpenInterest. Optional depth columns BidPrice2..5, BidVolume2..5, AskPrice2..5,
+AskVolume2..5 fill the tick's levels 2..5 (vnpy bid_price_2 ...) when the file has them; an L1 file
+leaves them 0. Tick time is ActionDay + UpdateTime + UpdateMillisec, China time.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ REQUIRED = (
     "Turnover", "OpenInterest", "BidPrice1", "BidVolume1", "AskPrice1", "AskVolume1",
     "UpperLimitPrice", "LowerLimitPrice", "PreSettlementPrice",
 )
+DEPTH_LEVELS = range(2, 6)  # optional columns BidPrice2 ... AskVolume5
 INVALID_DOUBLE = 1e300  # CTP sends DBL_MAX for "no value"
 
 
@@ -62,6 +65,10 @@ def parse_row(row: dict[str, str], gateway_name: str) -> TickData:
         ask_price_1=_num(row, "AskPrice1"), ask_volume_1=_num(row, "AskVolume1"),
         gateway_name=gateway_name,
     )
+    for k in DEPTH_LEVELS:  # a missing column reads as 0: no level
+        for side, name in (("bid", "Bid"), ("ask", "Ask")):
+            setattr(tick, f"{side}_price_{k}", _num(row, f"{name}Price{k}"))
+            setattr(tick, f"{side}_volume_{k}", _num(row, f"{name}Volume{k}"))
     tick.extra = {"pre_settlement": _num(row, "PreSettlementPrice")}
     return tick
 

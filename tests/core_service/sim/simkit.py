@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from tests.helpers import eventually
 
 SYMBOL = "au2702"
 VT_SYMBOL = f"{SYMBOL}.SHFE"
+Levels = Sequence[tuple[float, float]]  # book levels 2.. as (price, volume)
 AU2206_CSV = SHARED_DATA / "shfe_ticks_20220218" / "au2206_20220218_L1.csv"
 
 
@@ -74,9 +75,11 @@ class Sim:
 
     def tick(self, last: float = 950.0, bid: float | None = None, ask: float | None = None,
              bid_volume: float = 10, ask_volume: float = 10, symbol: str = SYMBOL,
-             dt: datetime | None = None, limit_up: float = 1007.0, limit_down: float = 893.0) -> TickData:
-        """Inject one tick and wait until the engine has seen it."""
-        tick = make_tick(last, bid, ask, bid_volume, ask_volume, symbol, dt, limit_up, limit_down)
+             dt: datetime | None = None, limit_up: float = 1007.0, limit_down: float = 893.0,
+             bids: Levels = (), asks: Levels = (), last_volume: float = 0) -> TickData:
+        """Inject one tick and wait until the engine has seen it (bids/asks: levels 2.. as (price, volume))."""
+        tick = make_tick(last, bid, ask, bid_volume, ask_volume, symbol, dt, limit_up, limit_down,
+                         bids=bids, asks=asks, last_volume=last_volume)
         before = len(self.rec.ticks())
         self.gateway.inject_tick(tick)
         eventually(lambda: len(self.rec.ticks()) > before, timeout=5, what="tick dispatched")
@@ -122,7 +125,9 @@ class Sim:
 
 def make_tick(last: float = 950.0, bid: float | None = None, ask: float | None = None, bid_volume: float = 10,
               ask_volume: float = 10, symbol: str = SYMBOL, dt: datetime | None = None,
-              limit_up: float = 1007.0, limit_down: float = 893.0) -> TickData:
+              limit_up: float = 1007.0, limit_down: float = 893.0, bids: Levels = (), asks: Levels = (),
+              last_volume: float = 0) -> TickData:
+    """A level-1 tick; `bids`/`asks` add levels 2.. as (price, volume); `last_volume`: lots traded since the last tick."""
     bid = round(last - 0.02, 2) if bid is None else bid
     ask = last if ask is None else ask
     tick = TickData(
@@ -130,8 +135,12 @@ def make_tick(last: float = 950.0, bid: float | None = None, ask: float | None =
         volume=100, turnover=100 * last * 1000, open_interest=1000, last_price=last,
         limit_up=limit_up, limit_down=limit_down, open_price=last, high_price=last, low_price=last,
         pre_close=950.0, bid_price_1=bid, bid_volume_1=bid_volume, ask_price_1=ask, ask_volume_1=ask_volume,
-        localtime=datetime.now(), gateway_name="SIM",
+        last_volume=last_volume, localtime=datetime.now(), gateway_name="SIM",
     )
+    for side, levels in (("bid", bids), ("ask", asks)):
+        for k, (price, volume) in enumerate(levels, start=2):
+            setattr(tick, f"{side}_price_{k}", price)
+            setattr(tick, f"{side}_volume_{k}", volume)
     tick.extra = {"pre_settlement": 950.0}
     return tick
 

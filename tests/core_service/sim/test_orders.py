@@ -43,9 +43,11 @@ def test_partial_fill_against_ask_volume_then_later_ticks_then_cancel(start_sim)
     sim.settle()
     assert sim.engine.get_order(vt).traded == 3
 
-    sim.tick(last=949.96, bid=949.94, ask=949.96, ask_volume=4)  # crossed: fills at the order's price
+    sim.tick(last=949.96, bid=949.94, ask=949.96, ask_volume=4)  # crossed: fills by the three-price rule
     eventually(lambda: sim.engine.get_order(vt).traded == 7, what="second fill")
-    assert _trades_of(sim, vt) == [(950.00, 3), (950.00, 4)]
+    # SHFE prices a trade at median(buy 950.00, sell 949.96, last 949.96) = 949.96, no longer the resting
+    # order's own price (the old rule said 950.00)
+    assert _trades_of(sim, vt) == [(950.00, 3), (949.96, 4)]
 
     sim.cancel(vt)
     order = sim.wait_order(vt, Status.CANCELLED)
