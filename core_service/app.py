@@ -40,6 +40,7 @@ from common.contract import (
 )
 from common.db import connect as db_connect
 from common.db import migrate
+from common.market_clock import MarketClock
 from common.trading_calendar import CHINA_TZ, trading_day_str
 from core_service import serializers as ser
 from core_service.broker_errors import BrokerError
@@ -50,7 +51,6 @@ from core_service.contracts_table import wire_rates
 from core_service.control_socket import ControlServer, socket_path
 from core_service.cta import ArbigCtaEngine
 from core_service.cta_sink import RecordingSink
-from core_service.equity_marks import MarketClock
 from core_service.gateway_status import GatewayStatusTracker, LoginWatchdog, describe_transition
 from core_service.gateways import add_gateway, connect_gateway
 from core_service.guarded_events import GuardedEventEngine
@@ -148,6 +148,7 @@ class CoreApp:
         self.margin_guard = MarginGuard(self.recorder.contracts.rates, self.recorder.contracts.size,
                                         self.main_engine.get_all_accounts)
         self.cta.margin_guard = self.margin_guard  # type: ignore[union-attr]
+        self.cta.clock = MarketClock(runs_on=not self._replaying())  # type: ignore[union-attr]
         self.runner = EventThreadRunner(self.event_engine)
         self.held = HeldContracts(self.event_engine, self._subscribe)  # a held contract keeps its market data
         StrategyPosSync(self.event_engine, self.main_engine, self.cta, self._report)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import vnpy_ctastrategy
+from vnpy.event import Event
 from vnpy.trader.constant import Direction, Offset, Status
 from vnpy.trader.object import OrderData
 from vnpy_ctastrategy.base import StopOrder, StopOrderStatus
@@ -28,9 +29,11 @@ from vnpy_ctastrategy.engine import CtaEngine
 from vnpy_ctastrategy.template import CtaTemplate
 
 from common.config import PROJECT_ROOT
-from common.contract import StrategyState, TriggerRecord, now_ms
+from common.contract import StrategyState, TriggerRecord
+from common.market_clock import MarketClock
 from common.trading_calendar import CHINA_TZ, trading_day_str
 from core_service.pretrade import MarginGuard
+from core_service.serializers import epoch_ms
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,16 @@ class ArbigCtaEngine(CtaEngine):
         self._pending: dict[str, _PendingTrigger] = {}  # vt_orderid -> trigger waiting for its orders
         self._pending_stops: dict[str, str] = {}  # stop_orderid -> trigger uid, until the stop triggers
         self._pending_lock = threading.Lock()
+        # the market's time as the strategies see it (advanced here, on the event thread, before they get
+        # a tick): a signal on a replayed tick is stamped with that tick's time and trading day
+        self.clock = MarketClock(runs_on=True)
+
+    def process_tick_event(self, event: Event) -> None:
+        self.clock.on_tick(event.data.datetime)
+        super().process_tick_event(event)
+
+    def market_now(self) -> datetime:
+        return self.clock.now() or datetime.now(CHINA_TZ)
 
     # ------------------------------------------------------------ strategy classes
     def load_strategy_class(self) -> None:
@@ -99,9 +112,10 @@ class ArbigCtaEngine(CtaEngine):
         vt_orderids: list = [] if refusal else super().send_order(strategy, direction, offset, price, volume, stop,
                                                                   lock, net)
         error = refusal or ("" if vt_orderids else self._why_no_order(strategy, direction, offset, volume))
+        at = self.market_now()
         record = TriggerRecord(
-            ts_ms=now_ms(),
-            trading_day=trading_day_str(datetime.now(CHINA_TZ)),
+            ts_ms=epoch_ms(at),
+            trading_day=trading_day_str(at),
             strategy=strategy.strategy_name,
             vt_symbol=strategy.vt_symbol,
             condition=describe_condition(strategy),

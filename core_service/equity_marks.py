@@ -1,10 +1,9 @@
 """The equity curve on the market's clock: an account_snapshots point at every fill, for every market
 minute and at each session end, stamped with the market time it refers to.
 
-`MarketClock` is the newest tick's exchange time (the replayed file's time in a replay, the exchange's
-live). Live (`runs_on`) it runs on with the wall clock between ticks, so a minute with no further tick
-(a session's last minute, a quiet market) is still closed a minute later; in a replay it stands still
-between ticks and the last minute is closed when the core stops.
+The clock is `common.market_clock.MarketClock`, advanced here in the recorder's order of events: live it
+runs on between ticks, so a minute with no further tick (a session's last minute, a quiet market) is
+still closed a minute later; in a replay it stands still and the last minute is closed at the stop.
 
 `EquityMarks` is fed by the recorder's dispatcher in the order vnpy dispatched the events: a tick, then
 the account the gateway stated after it (the simulator restates the account after every tick while a
@@ -20,12 +19,12 @@ Each point carries `recorded_at` (the wall clock) beside `ts` (the market time).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from common.contract import AccountState, new_uid, now_ms
+from common.market_clock import MarketClock
 from common.trading_calendar import CHINA_TZ, to_china, trading_day_str
 from common.trading_sessions import session_state
 from core_service import serializers as ser
@@ -36,33 +35,6 @@ LATE_S = 2.0  # live: a minute is closed this long after it ended by the market 
 
 def minute_of(at: datetime) -> datetime:
     return at.replace(second=0, microsecond=0)
-
-
-class MarketClock:
-    """The market's time: the newest tick's exchange time; live it runs on with the wall clock."""
-
-    def __init__(self, runs_on: bool, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.runs_on = runs_on
-        self._monotonic = monotonic
-        self._latest: datetime | None = None
-        self._seen_at = 0.0
-
-    def on_tick(self, at: datetime) -> None:
-        at = to_china(at)
-        if self._latest is None or at >= self._latest:
-            self._latest = at
-            self._seen_at = self._monotonic()
-
-    def latest_tick(self) -> datetime | None:
-        return self._latest
-
-    def now(self) -> datetime | None:
-        """None before the first tick."""
-        if self._latest is None:
-            return None
-        if not self.runs_on:
-            return self._latest
-        return self._latest + timedelta(seconds=max(0.0, self._monotonic() - self._seen_at))
 
 
 class EquityMarks:

@@ -38,10 +38,11 @@ from vnpy.trader.event import (
 from vnpy.trader.object import AccountData, ContractData, OrderData, PositionData, TickData, TradeData
 
 from common.contract import CommandAudit, EventMessage, Keys, SystemEvent, now_ms, position_field
+from common.market_clock import MarketClock
 from core_service import serializers as ser
 from core_service.conflicts import Conflict
 from core_service.contracts_table import ContractBook
-from core_service.equity_marks import EquityMarks, MarketClock
+from core_service.equity_marks import EquityMarks
 from core_service.mysql_writer import MysqlWriter
 from core_service.pnl_ledger import LedgerFeed, LedgerReport, statement_record
 from core_service.position_reconcile import PositionReport

@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from common.db import Database
+from common.performance.ranges import market_now
 from common.trading_calendar import CHINA_TZ, is_trading_date, trading_day
 from web_service.history import split_ids
 
@@ -222,7 +223,7 @@ def add_trigger(tallies: Iterable[Tally], row: dict[str, Any], fills: Fills) -> 
 def trigger_stats(db: Database, days: int = DEFAULT_DAYS, strategy: str | None = None,
                   now: datetime | None = None) -> dict[str, Any]:
     """The statistics of the last `days` trading days (of one strategy, or all)."""
-    first, last = day_range(days, now)
+    first, last = day_range(days, now or market_now(db))  # the market's days, as the other reports count
     where, args = "trading_day BETWEEN %s AND %s AND ts >= %s", [first, last, earliest_ts(first)]
     if strategy:
         where, args = where + " AND strategy = %s", [*args, strategy]

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from common.contract import AccountState
+from common.market_clock import MarketClock
 from common.trading_calendar import CHINA_TZ
-from core_service.equity_marks import LATE_S, EquityMarks, MarketClock
+from core_service.equity_marks import LATE_S, EquityMarks
 
 DAY = datetime(2022, 2, 18, tzinfo=CHINA_TZ)
 

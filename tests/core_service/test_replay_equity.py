@@ -72,6 +72,7 @@ def test_replay_equity_is_marked_every_market_minute_and_every_fill(
     try:
         trades = db.query("SELECT ts, direction, price, volume, commission FROM trades ORDER BY ts, id")
         marks = db.query("SELECT ts, reason, balance, trading_day FROM account_snapshots ORDER BY ts, id")
+        signals = db.query("SELECT ts, trading_day FROM strategy_triggers WHERE strategy = 'breakout'")
         report = performance_report(db, FillLedger(), "all")
         today = performance_report(db, FillLedger(), "today")
     finally:
@@ -88,6 +89,9 @@ def test_replay_equity_is_marked_every_market_minute_and_every_fill(
     assert not missing, f"{len(missing)} market minutes without an equity point, first {missing[:3]}"
     assert {m["reason"] for m in marks} >= {"minute", "fill"}
     assert all(m["trading_day"].isoformat() == "2022-02-18" for m in marks)  # the market's day, not today's
+    # the strategy's signals are stamped with the replayed tick they came on, not the wall clock
+    assert signals and {s["trading_day"].isoformat() for s in signals} == {"2022-02-18"}
+    assert all(ticks[0][0] <= s["ts"] <= ticks[-1][0] for s in signals)
 
     # every fill's point: the first point at or after each trade's time is that of the fill
     fill_times = {m["ts"] for m in marks if m["reason"] == "fill"}
