@@ -77,8 +77,8 @@ class TimedWriter(MysqlWriter):
         super().__init__(*args, **kwargs)
         self.committed: dict[str, int] = {}
 
-    def _write(self, records: list[dict[str, Any]]) -> bool:
-        ok = super()._write(records)
+    def _write(self, records: list[dict[str, Any]], fresh: bool = False) -> bool:
+        ok = super()._write(records, fresh)
         if ok:
             now = time.perf_counter_ns()
             for record in records:

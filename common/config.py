@@ -3,6 +3,8 @@
 Secrets (CTP credentials, database passwords) never live in the committed file: they come from
 environment variables or from the git-ignored `config/secrets.json`. `load_config` raises
 `ConfigError` naming the offending field, so an invalid file stops start-up with a clear message.
+The block `market_data` follows seed 004, including `last_update` (the date the main contract last
+changed, written with it by `update_main_contract_file`).
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ import json
 import os
 import re
 import tempfile
+from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+if TYPE_CHECKING:  # common.clock imports this module (through common.trading_calendar)
+    from common.clock import Clock
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "arbig.json"
@@ -36,6 +42,7 @@ class MarketDataConfig(_Strict):
     main_contract: str = "au2612"
     contract_multiplier: int = Field(1000, gt=0)
     exchange: Literal["SHFE"] = "SHFE"
+    last_update: date | None = None  # "YYYY-MM-DD" (China time) of the last main-contract change
     auto_subscribe: bool = True
 
     @field_validator("main_contract")
@@ -127,7 +134,7 @@ class StrategyConfig(_Strict):
 class WebConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, gt=0, lt=65536)
-    reconnect_max_attempts: int = Field(10, ge=1, le=100)
+    reconnect_max_attempts: int = Field(10, ge=5, le=10)  # seed 004: the page gives up after 5-10 tries
     stale_after_s: float = Field(10.0, gt=0)
     command_timeout_s: float = Field(5.0, gt=0, le=60)
 
@@ -275,13 +282,21 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def update_main_contract_file(path: Path, symbol: str) -> AppConfig:
-    """Set `market_data.main_contract` in the file, keeping every other field as written.
+def update_main_contract_file(path: Path, symbol: str, clock: Clock | None = None) -> AppConfig:
+    """Set `market_data.main_contract` and `market_data.last_update` (today, China time) in the file,
+    keeping every other field as written.
 
     The new content is validated before anything is written; on error the file is untouched.
     """
+    if clock is None:
+        from common.clock import LIVE  # imported here: common.clock depends on this module
+
+        clock = LIVE
     raw = json.loads(path.read_text(encoding="utf-8"))
-    raw.setdefault("market_data", {})["main_contract"] = symbol
+    market_data = raw.setdefault("market_data", {})
+    if isinstance(market_data, dict):  # anything else is refused by the validation below
+        market_data["main_contract"] = symbol
+        market_data["last_update"] = clock.now().date().isoformat()
     text = json.dumps(raw, ensure_ascii=False, indent=2) + "\n"
     config = parse_config(text, path)
     _write_atomic(path, text)

@@ -2,6 +2,22 @@
 
 Migrations are files `sql/NNNN_name.sql`, applied in order, each once, recorded in
 `schema_migrations`. A MySQL named lock serialises concurrent starts (core and web).
+
+Why this runner and not a migration library (issue 12, weighed against yoyo-migrations 9.0):
+- yoyo would give plain-SQL files as now, sqlparse's statement splitting, `yoyo list/apply/mark`
+  on the command line, rollback steps and dependencies between migrations (neither is used here).
+- It would cost: its lock is a row in a `yoyo_lock` table keyed by pid, so a core killed while
+  migrating (SIGKILL, power loss) leaves the lock behind and every later start of core and web
+  fails after 10 s until someone runs `yoyo break-lock`; MariaDB's GET_LOCK used here is released
+  by the server when the connection dies. It connects through a URI carrying the password (to be
+  URL-quoted and kept out of logs) and without our timeouts and `time_zone '+00:00'`; it adds four
+  bookkeeping tables (`_yoyo_migrations`, `_yoyo_log`, `_yoyo_version`, `yoyo_lock`) beside
+  `schema_migrations`, a permanent bridge marking 0001..0007 applied on existing databases, and
+  three dependencies (sqlparse, tabulate, importlib-metadata). Neither tool can roll back a
+  half-applied MySQL migration (DDL commits implicitly), so that risk is the same.
+- Decision: keep this runner (about 40 lines, tested against the real MariaDB: fresh database,
+  re-run, two concurrent starts, a lock holder that died). Revisit if migrations need rollback
+  steps or Python code, keeping GET_LOCK around the library's apply.
 """
 
 from __future__ import annotations

@@ -27,7 +27,9 @@ TIMEOUT_S = 2
 def record_event(config: AppConfig, secrets: Secrets, kind: str, message: str, level: str = "INFO",
                  **detail: Any) -> bool:
     """True when the event reached MySQL (the system of record)."""
-    event = SystemEvent(kind=kind, message=message[:1024], level=level, detail=detail)  # type: ignore[arg-type]
+    # validated as the model says (level INFO/WARNING/ERROR): a bad level raises before anything is written
+    event = SystemEvent.model_validate({"kind": kind, "message": message[:1024], "level": level,
+                                        "detail": detail})
     stored = _to_mysql(config, secrets, event)
     _to_redis(config, secrets, event)
     return stored

@@ -50,14 +50,18 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    app = CoreApp(config, path.resolve(), secrets, runtime, recovery=os.environ.get("ARBIG_RECOVERY", ""))
+    try:  # building the core takes the instance lock: AlreadyRunning before anything connects
+        app = CoreApp(config, path.resolve(), secrets, runtime, recovery=os.environ.get("ARBIG_RECOVERY", ""))
+    except AlreadyRunning as exc:
+        return refuse_second_core(config, secrets, str(exc))
+    except Exception:  # whatever was built is closed again, the lock released
+        log.exception("core failed while being built")
+        return 1
     try:
         app.start()
         log.info("core running (config %s, runtime %s)", path, runtime)
         while not stop.wait(0.5):
             pass
-    except AlreadyRunning as exc:
-        return refuse_second_core(config, secrets, str(exc))
     except Exception as exc:
         log.exception("core failed")
         app.stop(f"crashed: {type(exc).__name__}: {exc}")

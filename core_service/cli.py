@@ -28,7 +28,8 @@ list in Redis (works from another machine), `auto` (default) the local channel w
 this machine, else Redis.
 Exit codes: 0 done, 1 refused or failed (also: a diagnosis with a FAIL, a dry run with a
 difference), 2 bad usage or configuration (nothing sent), 3 no answer in time or the channel is
-unavailable. open/close/flatten: 0 only when every order filled, 1 also for a rejected or cancelled
+unavailable (over Redis, a command the core had not taken is withdrawn and never runs; the text is the
+web's, from common/command_client.py). open/close/flatten: 0 only when every order filled, 1 also for a rejected or cancelled
 order, 4 still working when --wait ran out (cli_orders.py).
 """
 
@@ -351,11 +352,15 @@ def _status_redis(config: AppConfig, secrets: Secrets, timeout_s: float) -> int:
 
 
 def _send_redis(config: AppConfig, secrets: Secrets, command: Command, timeout_s: float) -> CommandReply:
+    """The command over Redis (common/command_client.py, as the web sends it): withdrawn on timeout."""
     client = _redis_client(config, secrets, timeout_s)
+    what = f"command {command.id} ({command.type.value})"
     try:
         return send_command(client, Keys(config.redis.key_prefix), command, timeout_s=timeout_s)
     except CommandTimeout as exc:
-        raise TimeoutError(str(exc)) from exc
+        raise TimeoutError(f"{what}: {exc}") from exc
+    except RedisUnavailable as exc:
+        raise RedisUnavailable(f"{what}: {exc}") from exc
     finally:
         client.close()
 

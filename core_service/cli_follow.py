@@ -12,7 +12,6 @@ when none of its orders works any more and no re-send is due; anything else is s
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import redis
 from pydantic import ValidationError
 
+from common.clock import LIVE, Clock
 from common.contract import ExecutionReport, ExecutionStep, Keys, OrderState
 from core_service.cli_orders_format import Outcome, format_order_change, format_step
 
@@ -88,8 +88,10 @@ class Group:
 
 
 class Follower:
-    def __init__(self, client: redis.Redis, keys: Keys, since: str, say: Callable[[str], None]) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, since: str, say: Callable[[str], None],
+                 clock: Clock = LIVE) -> None:
         self.client = client
+        self.clock = clock
         self.keys = keys
         self.since = since  # the events stream's last id read
         self.say = say
@@ -97,10 +99,10 @@ class Follower:
         self.groups: list[Group] = []
 
     @classmethod
-    def start(cls, client: redis.Redis, keys: Keys, say: Callable[[str], None]) -> Follower:
+    def start(cls, client: redis.Redis, keys: Keys, say: Callable[[str], None], clock: Clock = LIVE) -> Follower:
         """Mark the stream's end now, before the command is sent: none of its events is missed."""
         last = client.xrevrange(keys.events, count=1)
-        return cls(client, keys, str(last[0][0]) if last else "0-0", say)
+        return cls(client, keys, str(last[0][0]) if last else "0-0", say, clock)
 
     def close(self) -> None:
         self.client.close()
@@ -108,13 +110,13 @@ class Follower:
     def follow(self, groups: list[Group], wait_s: float) -> list[Outcome]:
         """Print every change until each group is finished or `wait_s` has passed; the outcomes."""
         self.groups = groups
-        deadline = time.monotonic() + wait_s
+        deadline = self.clock.monotonic() + wait_s
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = deadline - self.clock.monotonic()
             self._read_stream(max(1, min(BLOCK_MS, int(remaining * 1000))))
             self._read_hash()
             outcomes = [group.outcome(self.orders) for group in groups]
-            if all(o.finished for o in outcomes) or time.monotonic() >= deadline:
+            if all(o.finished for o in outcomes) or self.clock.monotonic() >= deadline:
                 return outcomes
 
     # ------------------------------------------------------------ reading

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -311,7 +310,7 @@ def _follow(follower: Follower | None, groups: list[Group], wait_s: float, out: 
     if follower is None:
         out.say("outcome unknown: Redis is unavailable; see the orders on the console")
         return 3
-    started = time.monotonic()
+    started = follower.clock.monotonic()
     try:
         outcomes = follower.follow(groups, wait_s)
     except redis.RedisError as exc:
@@ -319,7 +318,7 @@ def _follow(follower: Follower | None, groups: list[Group], wait_s: float, out: 
         return 3
     finally:
         follower.close()
-    waited = round(time.monotonic() - started)
+    waited = round(follower.clock.monotonic() - started)
     out.doc["orders"] = [s.model_dump(mode="json") for s in follower.orders.values()]
     out.doc["outcomes"] = [{"label": o.label, "status": o.status, "traded": o.traded, "target": o.target,
                             "reasons": o.reasons} for o in outcomes]  # fmt: skip

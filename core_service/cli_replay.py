@@ -34,6 +34,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from common.clock import LIVE, Clock
 from common.config import PROJECT_ROOT, AppConfig, ConfigError, CoreConfig, Secrets, load_config, load_secrets
 from common.db import Database, migrate
 from common.db import connect as db_connect
@@ -71,8 +72,8 @@ def add_verb(sub: Any) -> None:
                         help=f"give up when the replay has not finished after S seconds (default {DEFAULT_MAX_WAIT_S:g})")
 
 
-def run(args: argparse.Namespace) -> int:
-    """The `replay` sub-command; the exit code."""
+def run(args: argparse.Namespace, clock: Clock = LIVE) -> int:
+    """The `replay` sub-command; the exit code. `clock` times the run (wall time, not the replayed time)."""
     try:
         setting = parse_setting(args.setting)
         if args.capital is not None and not args.capital > 0:
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     cwd = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="arbig-replay-") as tmp:
         try:
-            return _run_in(Path(tmp), args, path, setting, config, secrets)
+            return _run_in(Path(tmp), args, path, setting, config, secrets, clock)
         finally:
             os.chdir(cwd)
 
@@ -104,7 +105,7 @@ def parse_setting(text: str) -> dict[str, Any]:
 
 
 def _run_in(tmp: Path, args: argparse.Namespace, path: Path, setting: dict[str, Any], base: AppConfig,
-            secrets: Secrets) -> int:
+            secrets: Secrets, clock: Clock) -> int:
     from core_service.runtime import prepare_runtime
 
     runtime = prepare_runtime(AppConfig(core=CoreConfig(runtime_dir=str(tmp / "runtime"))))  # before vnpy
@@ -119,18 +120,18 @@ def _run_in(tmp: Path, args: argparse.Namespace, path: Path, setting: dict[str, 
     config = replay_config(base, run_id, runtime, replay_file, args.strategy, effective, args.capital)
     config_file = tmp / "arbig.json"
     config_file.write_text(config.model_dump_json(indent=2), encoding="utf-8")
-    started = time.monotonic()
+    started = clock.monotonic()
     try:
         with _sigterm_as_interrupt(), contextlib.redirect_stdout(sys.stderr):
             result = execute(config, config_file, secrets, runtime, replay_file, args.strategy, args.keep,
-                             args.max_wait)
+                             args.max_wait, clock)
     except ReplayFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted; the replay did not finish", file=sys.stderr)
         return 1
-    result.run_id, result.wall_s = run_id, round(time.monotonic() - started, 1)
+    result.run_id, result.wall_s = run_id, round(clock.monotonic() - started, 1)
     print(fmt.to_json(result) if args.json else fmt.to_text(result))
     return 0
 
@@ -221,7 +222,7 @@ def replay_config(base: AppConfig, run_id: str, runtime: Path, replay_file: Repl
 
 
 def execute(config: AppConfig, config_file: Path, secrets: Secrets, runtime: Path, replay_file: ReplayFile,
-            class_name: str, keep: bool, max_wait_s: float) -> ReplayResult:
+            class_name: str, keep: bool, max_wait_s: float, clock: Clock = LIVE) -> ReplayResult:
     """Create the database, run the core on the replay, read the results; drop everything unless `keep`."""
     where = f"database {config.mysql.database}, Redis prefix {config.redis.key_prefix}"
     print(f"replay: {where}" + ("" if keep else " (removed afterwards)"), file=sys.stderr)
@@ -232,9 +233,9 @@ def execute(config: AppConfig, config_file: Path, secrets: Secrets, runtime: Pat
         _create_database(config, secrets)
         created.append("mysql")
         with _running_core(config, config_file, secrets, runtime) as app:
-            _wait_replay(app, replay_file, max_wait_s)
+            _wait_replay(app, replay_file, max_wait_s, clock)
             _check_strategy_ran(app, class_name)
-            _drain(app)
+            _drain(app, clock)
         result = read_result(config, secrets, replay_file, class_name)
     finally:
         if not keep:
@@ -274,7 +275,10 @@ def _check_redis(config: AppConfig, secrets: Secrets) -> None:
 def _running_core(config: AppConfig, config_file: Path, secrets: Secrets, runtime: Path) -> Iterator[Any]:
     from core_service.app import CoreApp  # imports vnpy: after prepare_runtime
 
-    app = CoreApp(config, config_file, secrets, runtime)
+    try:
+        app = CoreApp(config, config_file, secrets, runtime)  # builds the whole core (and takes the lock)
+    except Exception as exc:
+        raise ReplayFailed(f"the core failed to start: {type(exc).__name__}: {exc}") from exc
     try:
         try:
             app.start()
@@ -285,16 +289,16 @@ def _running_core(config: AppConfig, config_file: Path, secrets: Secrets, runtim
         app.stop("asked to stop: the replay is over")
 
 
-def _wait_replay(app: Any, replay_file: ReplayFile, max_wait_s: float) -> None:
+def _wait_replay(app: Any, replay_file: ReplayFile, max_wait_s: float, clock: Clock) -> None:
     """Until the gateway has sent the last tick; progress (the replayed time) on stderr."""
     gateway = app.main_engine.get_gateway("SIM")
-    deadline = time.monotonic() + max_wait_s
-    next_report = time.monotonic() + PROGRESS_EVERY_S
+    deadline = clock.monotonic() + max_wait_s
+    next_report = clock.monotonic() + PROGRESS_EVERY_S
     while not gateway.replay_done.wait(0.2):
-        if time.monotonic() > deadline:
+        if clock.monotonic() > deadline:
             raise ReplayFailed(f"the replay did not finish within {max_wait_s:g} s"
                                f" ({fmt.progress(replay_file, app.recorder.last_tick_ms)})")
-        if time.monotonic() >= next_report:
+        if clock.monotonic() >= next_report:
             next_report += PROGRESS_EVERY_S
             print(f"replay: {fmt.progress(replay_file, app.recorder.last_tick_ms)}", file=sys.stderr, flush=True)
 
@@ -305,12 +309,12 @@ def _check_strategy_ran(app: Any, class_name: str) -> None:
                            " rerun with --keep and read system_events)")
 
 
-def _drain(app: Any) -> None:
+def _drain(app: Any, clock: Clock) -> None:
     """Every event of the replay handled by vnpy's event thread and written to MySQL and Redis."""
     app.runner.run(lambda: {}, DRAIN_TIMEOUT_S)  # the event queue is FIFO: all earlier events are handled
-    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    deadline = clock.monotonic() + DRAIN_TIMEOUT_S
     while app.recorder.backlog or app.writer.backlog or app.publisher.backlog:
-        if time.monotonic() > deadline:
+        if clock.monotonic() > deadline:
             raise ReplayFailed(f"the records were not written within {DRAIN_TIMEOUT_S:g} s")
         time.sleep(0.05)
 

@@ -28,7 +28,7 @@ Handler = Callable[[Command], dict[str, Any]]
 
 def _market_closed(app: CoreApp) -> Refused | None:
     """A coded refusal while the exchange is outside its sessions (by the gateway's market clock)."""
-    state = current_session(app.config, app.main_engine)
+    state = current_session(app.config, app.main_engine, app.clock)
     if state is None or state.state == "open":
         return None
     next_open = (datetime.fromtimestamp(state.next_open_ms / 1000, CHINA_TZ).strftime("%Y-%m-%d %H:%M")
@@ -38,13 +38,12 @@ def _market_closed(app: CoreApp) -> Refused | None:
 
 
 def build_handlers(app: CoreApp) -> dict[CommandType, Handler]:
-    assert app.main_engine is not None and app.cta is not None and app.runner is not None
-    execution = app.sync.execution if app.sync else None
+    execution = app.sync.execution
     actions = TradingActions(app.main_engine, app.cta, app.main_engine.get_all_gateway_names()[0],
                              not_ready=app._not_ready, execution=execution)
     orders = ManualOrders(app.main_engine, app.cta, app.margin_guard, app._not_ready, execution,
                           market_closed=lambda: _market_closed(app),
-                          session=lambda: _dump(current_session(app.config, app.main_engine)),
+                          session=lambda: _dump(current_session(app.config, app.main_engine, app.clock)),
                           needs_tick=app.config.gateway.name == "sim", subscribe=app._subscribe)
     runner, timeout = app.runner, app.config.core.command_ttl_s
 
@@ -62,7 +61,7 @@ def build_handlers(app: CoreApp) -> dict[CommandType, Handler]:
         CommandType.ORDER_CANCEL: on_event_thread(actions.cancel_order),
         CommandType.EMERGENCY_STOP: on_event_thread(actions.emergency_stop),
         CommandType.CONTRACT_SWITCH: app._switch_command,
-        **(app.sync.handlers(on_event_thread) if app.sync else {}),
+        **app.sync.handlers(on_event_thread),
     }
 
 

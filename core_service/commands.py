@@ -24,6 +24,7 @@ import redis
 from pydantic import ValidationError
 from vnpy.event import Event, EventEngine
 
+from common.clock import LIVE, Clock
 from common.contract import (
     COMMAND_ID_RE,
     READ_ONLY_COMMANDS,
@@ -33,8 +34,8 @@ from common.contract import (
     CommandStatus,
     CommandType,
     Keys,
-    now_ms,
 )
+from common.lifecycle import LoopThread
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,9 @@ class EventThreadRunner:
 Handler = Callable[[Command], dict[str, Any]]
 
 
-class CommandProcessor(threading.Thread):
+class CommandProcessor(LoopThread):
+    """Takes commands off the Redis list (a blocking read of 1 s a round; Redis down: backoff 0.5-5 s)."""
+
     def __init__(
         self,
         client: redis.Redis,
@@ -133,43 +136,32 @@ class CommandProcessor(threading.Thread):
         handlers: dict[CommandType, Handler],
         audit: Callable[[CommandAudit], None],
         max_ttl_s: float,
+        clock: Clock = LIVE,
     ) -> None:
-        super().__init__(name="arbig-commands", daemon=True)
+        super().__init__("arbig-commands", what="command loop: reading the command list",
+                         expected_errors=(redis.RedisError,), logger=log)
         self.client = client
         self.keys = keys
         self.handlers = handlers
         self.audit = audit
         self.max_ttl_s = max_ttl_s
-        self._halt = threading.Event()
+        self.clock = clock
         self._claims: OrderedDict[str, int] = OrderedDict()
         self._claims_lock = threading.Lock()
 
-    def stop(self, timeout: float = 2.0) -> None:
-        self._halt.set()
-        self.join(timeout)
-
-    def run(self) -> None:
-        backoff = 0.5
-        while not self._halt.is_set():
-            try:
-                item = self.client.brpop([self.keys.commands], timeout=1)
-                backoff = 0.5
-            except redis.RedisError as exc:
-                log.warning("command loop: Redis unavailable (%s); retrying in %.1f s", exc, backoff)
-                self._halt.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            if item is None:
-                continue
-            try:
-                self.process(item[1])
-            except Exception:  # the loop must survive anything one command does
-                log.exception("command loop: unexpected error while processing a command")
+    def step(self) -> None:
+        item = self.client.brpop([self.keys.commands], timeout=1)  # RedisError: the loop backs off
+        if item is None:
+            return
+        try:
+            self.process(item[1])
+        except Exception:  # one command's trouble is not an outage: no backoff, the next one is read at once
+            log.exception("command loop: unexpected error while processing a command")
 
     # ------------------------------------------------------------ one command
     def process(self, raw: str | bytes, local: bool = False) -> CommandReply:
         """Run one command; `local`: it came on the control socket (answered there, not in Redis)."""
-        received = now_ms()
+        received = self.clock.now_ms()
         command, reply = self._parse(raw)
         if command is not None and reply is None:
             reply = self._execute(command, received, local)

@@ -9,11 +9,11 @@ reported as needing a restart.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from common.config import AppConfig, ConfigError, load_config
+from common.lifecycle import LoopThread
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,9 @@ def changed_sections(old: AppConfig, new: AppConfig) -> list[str]:
         if key == "market_data":
             if old_d[key]["main_contract"] != new_d[key]["main_contract"]:
                 changed.append("market_data.main_contract")
-            rest_old = {k: v for k, v in old_d[key].items() if k != "main_contract"}
-            rest_new = {k: v for k, v in new_d[key].items() if k != "main_contract"}
+            rolled = ("main_contract", "last_update")  # last_update is written by every rollover
+            rest_old = {k: v for k, v in old_d[key].items() if k not in rolled}
+            rest_new = {k: v for k, v in new_d[key].items() if k not in rolled}
             if rest_old != rest_new:
                 changed.append("market_data")
         elif old_d[key] != new_d[key]:
@@ -35,7 +36,9 @@ def changed_sections(old: AppConfig, new: AppConfig) -> list[str]:
     return changed
 
 
-class ConfigWatcher(threading.Thread):
+class ConfigWatcher(LoopThread):
+    """Checks the file's modification time and size every `poll_s`; a change is loaded and applied."""
+
     def __init__(
         self,
         path: Path,
@@ -44,13 +47,13 @@ class ConfigWatcher(threading.Thread):
         report: Callable[[str, str, str], None],  # (kind, message, level)
         poll_s: float = 1.0,
     ) -> None:
-        super().__init__(name="arbig-config-watcher", daemon=True)
+        super().__init__("arbig-config-watcher", what="checking the configuration file", interval_s=poll_s,
+                         logger=log)
         self.path = path
         self.current = current
         self.apply_main_contract = apply_main_contract
         self.report = report
         self.poll_s = poll_s
-        self._halt = threading.Event()
         self._seen = self._stamp()
 
     def _stamp(self) -> tuple[float, int] | None:
@@ -64,20 +67,11 @@ class ConfigWatcher(threading.Thread):
         """The core itself wrote the file: do not treat that write as an outside edit."""
         self._seen = self._stamp()
 
-    def stop(self, timeout: float = 2.0) -> None:
-        self._halt.set()
-        self.join(timeout)
-
-    def run(self) -> None:
-        while not self._halt.wait(self.poll_s):
-            stamp = self._stamp()
-            if stamp == self._seen:
-                continue
-            self._seen = stamp
-            try:
-                self.check_now()
-            except Exception:  # the watcher must keep watching
-                log.exception("config watcher: unexpected error")
+    def step(self) -> None:
+        stamp = self._stamp()
+        if stamp != self._seen:
+            self._seen = stamp  # an edit that fails unexpectedly is not tried again until the next edit
+            self.check_now()
 
     def check_now(self) -> None:
         try:

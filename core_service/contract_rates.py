@@ -41,11 +41,12 @@ class ContractRates(BaseModel):
     margin_updated_ms: int = 0  # when the margin part was received (0: not yet)
     commission_updated_ms: int = 0  # when the commission part was received (0: not yet)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def updated_ms(self) -> int:
+    def _latest_update(self) -> int:
         """The latest of the two parts."""
         return max(self.margin_updated_ms, self.commission_updated_ms)
+
+    # dumped with the model; an explicit property, so the field is typed without stacking decorators on it
+    updated_ms = computed_field(property(_latest_update))
 
     @property
     def complete(self) -> bool:

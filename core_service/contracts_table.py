@@ -13,9 +13,8 @@ Thread-safe: CTP's callback thread updates rates, the dispatcher thread reads th
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pymysql.cursors import Cursor
 from vnpy.trader.constant import Product
@@ -23,7 +22,9 @@ from vnpy.trader.object import ContractData
 
 from common.config import AppConfig, SimConfig
 from common.contract import now_ms
+from core_service import serializers as ser
 from core_service.contract_rates import ContractRates, OffsetName
+from core_service.records import ContractRecord, Put
 
 DEFAULT_SIZE = 1000.0  # au: grams per lot, until the gateway states the contract
 RATE_FIELDS = (
@@ -56,32 +57,28 @@ def sim_rates(symbol: str, exchange: str, sim: SimConfig, ms: int | None = None)
     )  # fmt: skip
 
 
-def rates_record(rates: ContractRates, source: str) -> dict[str, Any]:
+def rates_record(rates: ContractRates, source: str) -> ContractRecord:
     """A `contract` record stating the rates only."""
-    record: dict[str, Any] = {"kind": "contract", "symbol": rates.symbol, "exchange": rates.exchange or None,
-                              "source": source, "rates_instrument": rates.commission_instrument or None,
-                              "last_sync": db_time(rates.updated_ms or now_ms())}
-    if rates.margin_updated_ms:
-        record["margin_is_relative"] = int(rates.margin_is_relative)
-        record["margin_synced_at"] = db_time(rates.margin_updated_ms)
-    if rates.commission_updated_ms:
-        record["commission_synced_at"] = db_time(rates.commission_updated_ms)
-    for name in RATE_FIELDS:
-        record[name] = getattr(rates, name)
-    return record
+    margin, commission = rates.margin_updated_ms, rates.commission_updated_ms
+    return ContractRecord(
+        symbol=rates.symbol, exchange=rates.exchange or None, source=source,
+        rates_instrument=rates.commission_instrument or None, last_sync=ser.ms_to_db(rates.updated_ms or now_ms()),
+        margin_is_relative=int(rates.margin_is_relative) if margin else None,
+        margin_synced_at=ser.ms_to_db(margin) if margin else None,
+        commission_synced_at=ser.ms_to_db(commission) if commission else None,
+        **{name: getattr(rates, name) for name in RATE_FIELDS})
 
 
-def info_record(contract: ContractData, ms: int | None = None) -> dict[str, Any]:
+def info_record(contract: ContractData, ms: int | None = None) -> ContractRecord:
     """A `contract` record stating the gateway's contract info only."""
-    stamp = db_time(ms or now_ms())
-    return {"kind": "contract", "symbol": contract.symbol, "exchange": contract.exchange.name,
-            "name": contract.name[:64], "size": contract.size, "pricetick": contract.pricetick,
-            "min_volume": contract.min_volume, "max_volume": contract.max_volume, "info_synced_at": stamp,
-            "last_sync": stamp}
+    stamp = ser.ms_to_db(ms or now_ms())
+    return ContractRecord(symbol=contract.symbol, exchange=contract.exchange.name, name=contract.name[:64],
+                          size=contract.size, pricetick=contract.pricetick, min_volume=contract.min_volume,
+                          max_volume=contract.max_volume, info_synced_at=stamp, last_sync=stamp)
 
 
 class ContractBook:
-    def __init__(self, put: Callable[[dict[str, Any]], None], default_size: float = DEFAULT_SIZE) -> None:
+    def __init__(self, put: Put, default_size: float = DEFAULT_SIZE) -> None:
         self._put = put
         self.default_size = default_size
         self._lock = threading.Lock()
@@ -149,8 +146,7 @@ class ContractBook:
         rates = self.rates(symbol)
         if rates is None or offset not in ("OPEN", "CLOSE", "CLOSETODAY", "CLOSEYESTERDAY"):
             return None
-        named: OffsetName = offset  # type: ignore[assignment]
-        return rates.commission(named, price, volume, self.size(symbol))
+        return rates.commission(cast(OffsetName, offset), price, volume, self.size(symbol))  # checked above
 
 
 def wire_rates(book: ContractBook, gateway: Any, config: AppConfig) -> None:
@@ -200,11 +196,11 @@ BACKFILL_CLOSED = (
 def upsert(cur: Cursor, records: list[dict[str, Any]]) -> None:
     """Merge `contract` records into their rows (one multi-row statement: CTP states thousands of
     contracts at login); those with rates then price the trades still without commission."""
-    stated = [r for r in records if r.get("exchange")]  # rates before the contract: the book sends them again
+    stated = [r for r in records if r["exchange"]]  # rates before the contract: the book sends them again
     if not stated:
         return
-    cur.executemany(UPSERT, [tuple(r.get(c) for c in COLUMNS) for r in stated])
-    for key in dict.fromkeys((r["symbol"], r["exchange"]) for r in stated if r.get("commission_synced_at")):
+    cur.executemany(UPSERT, [tuple(r[c] for c in COLUMNS) for r in stated])
+    for key in dict.fromkeys((r["symbol"], r["exchange"]) for r in stated if r["commission_synced_at"]):
         cur.execute(BACKFILL_TRADES, key)
         if cur.rowcount:
             cur.execute(BACKFILL_LOTS, key)

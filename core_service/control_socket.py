@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from common.contract import Command, CommandReply
+from common.lifecycle import LoopThread
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +47,15 @@ def socket_path(runtime: Path) -> Path:
     return runtime / SOCKET_NAME
 
 
-class ControlServer(threading.Thread):
+class ControlServer(LoopThread):
+    """Accepts connections (a 0.5 s accept timeout a round); each is served on its own short thread."""
+
     def __init__(self, path: Path, run_command: Callable[[str], CommandReply],
                  status: Callable[[], dict[str, Any]]) -> None:
-        super().__init__(name="arbig-control", daemon=True)
+        super().__init__("arbig-control", what="accepting a connection", logger=log)
         self.path = path
         self.run_command = run_command
         self.status = status
-        self._halt = threading.Event()
         self._sock = self._bind(path)
 
     @staticmethod
@@ -71,25 +73,20 @@ class ControlServer(threading.Thread):
         sock.settimeout(0.5)
         return sock
 
-    def stop(self, timeout: float = 2.0) -> None:
-        self._halt.set()
-        self.join(timeout)
+    def stop(self, timeout: float = 2.0) -> bool:
+        ended = super().stop(timeout)
         with contextlib.suppress(OSError):
             self._sock.close()
         with contextlib.suppress(OSError):
             self.path.unlink()
+        return ended
 
-    def run(self) -> None:
-        while not self._halt.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                if self._halt.is_set():
-                    return
-                continue
-            threading.Thread(target=self._serve, args=(conn,), name="arbig-control-conn", daemon=True).start()
+    def step(self) -> None:
+        try:
+            conn, _ = self._sock.accept()  # another OSError (a broken socket): the loop backs off
+        except TimeoutError:
+            return
+        threading.Thread(target=self._serve, args=(conn,), name="arbig-control-conn", daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:

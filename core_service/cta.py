@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import vnpy_ctastrategy
 from vnpy.event import Event
@@ -31,13 +31,15 @@ from vnpy_ctastrategy.template import CtaTemplate
 from common.config import PROJECT_ROOT
 from common.contract import StrategyState, TriggerRecord
 from common.market_clock import MarketClock
-from common.trading_calendar import CHINA_TZ, trading_day_str
+from common.trading_calendar import trading_day_str
 from core_service.pretrade import MarginGuard
 from core_service.serializers import epoch_ms
 
 log = logging.getLogger(__name__)
 
 FINAL_STATUSES = {Status.ALLTRADED, Status.CANCELLED, Status.REJECTED}
+SignalAction = Literal["buy", "sell", "short", "cover"]  # TriggerRecord.action of a strategy's signal
+StrategyStatus = Literal["ADDED", "INITING", "INITED", "TRADING", "STOPPED", "ERROR"]  # StrategyState.state
 
 
 class CtaSink(Protocol):
@@ -47,7 +49,7 @@ class CtaSink(Protocol):
     def on_strategy_error(self, name: str, error: str) -> None: ...
 
 
-def signal_action(direction: Direction, offset: Offset) -> str:
+def signal_action(direction: Direction, offset: Offset) -> SignalAction:
     """vnpy's own names: buy = open long, sell = close long, short = open short, cover = close short."""
     opening = offset == Offset.OPEN
     if direction == Direction.LONG:
@@ -73,6 +75,8 @@ class _PendingTrigger:
 
 
 class ArbigCtaEngine(CtaEngine):
+    """vnpy builds it (`MainEngine.add_app`), so the core sets `sink`, `margin_guard` and `clock` after."""
+
     sink: CtaSink | None = None
     margin_guard: MarginGuard | None = None  # refuses an order the available funds cannot margin
 
@@ -86,7 +90,8 @@ class ArbigCtaEngine(CtaEngine):
         self._pending_stops: dict[str, str] = {}  # stop_orderid -> trigger uid, until the stop triggers
         self._pending_lock = threading.Lock()
         # the market's time as the strategies see it (advanced here, on the event thread, before they get
-        # a tick): a signal on a replayed tick is stamped with that tick's time and trading day
+        # a tick): a signal on a replayed tick is stamped with that tick's time and trading day; before
+        # the first tick, with the time of the clock it falls back to (the core's)
         self.clock = MarketClock(runs_on=True)
 
     def process_tick_event(self, event: Event) -> None:
@@ -94,7 +99,7 @@ class ArbigCtaEngine(CtaEngine):
         super().process_tick_event(event)
 
     def market_now(self) -> datetime:
-        return self.clock.now() or datetime.now(CHINA_TZ)
+        return self.clock.now_or_base()
 
     # ------------------------------------------------------------ strategy classes
     def load_strategy_class(self) -> None:
@@ -121,7 +126,7 @@ class ArbigCtaEngine(CtaEngine):
             condition=describe_condition(strategy),
             price=price,
             volume=volume,
-            action=signal_action(direction, offset),  # type: ignore[arg-type]
+            action=signal_action(direction, offset),
             result="pending" if vt_orderids else "failed",
             vt_orderids=list(vt_orderids),
             error=error,
@@ -242,6 +247,7 @@ class ArbigCtaEngine(CtaEngine):
     def strategy_state(self, strategy: CtaTemplate) -> StrategyState:
         name = strategy.strategy_name
         error = self.errors.get(name, "")
+        state: StrategyStatus
         if error:
             state = "ERROR"
         elif strategy.trading:
@@ -262,7 +268,7 @@ class ArbigCtaEngine(CtaEngine):
             variables=_jsonable(variables),
             inited=strategy.inited,
             trading=strategy.trading,
-            state=state,  # type: ignore[arg-type]
+            state=state,
             error=error,
             note=self.notes.get(name, ""),
         )

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from common.clock import LIVE, Clock
+
 log = logging.getLogger(__name__)
 
 CLOSE_WAIT_S = 3.0  # longest wait for a running callback before releasing an API
@@ -48,13 +50,13 @@ def count_callbacks(cls: ApiT) -> ApiT:
     return cls
 
 
-def wait_idle(api: Any, timeout_s: float) -> None:
+def wait_idle(api: Any, timeout_s: float, clock: Clock = LIVE) -> None:
     """Return once no Python callback of the API has run for two consecutive checks (or on timeout)."""
     if api.cb_busy and api.cb_thread == threading.get_ident():
         raise RuntimeError("close() from inside a CTP callback would deadlock; close from another thread")
-    deadline = time.monotonic() + timeout_s
+    deadline = clock.monotonic() + timeout_s
     quiet = 0
-    while quiet < 2 and time.monotonic() < deadline:
+    while quiet < 2 and clock.monotonic() < deadline:
         time.sleep(0.01)  # lets a callback waiting for the GIL start (and be counted)
         quiet = quiet + 1 if not api.cb_busy else 0
     if quiet < 2:

@@ -22,8 +22,6 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,8 +39,9 @@ from vnpy.trader.object import (
 )
 from vnpy_ctp.gateway.ctp_gateway import CtpGateway, symbol_contract_map
 
-from common.contract import GatewayState, now_ms
-from common.trading_calendar import CHINA_TZ, NO_HOLIDAYS, in_session, to_china
+from common.clock import LIVE, Clock
+from common.contract import GatewayState
+from common.trading_calendar import NO_HOLIDAYS, in_session, to_china
 from core_service.broker_errors import BrokerError, BrokerErrorKind, BrokerErrorListener
 from core_service.contract_rates import ContractRates, RatesListener
 from core_service.ctp_errors import FLOW_CONTROL_CODES, RETURN_CODES, error_id, error_msg
@@ -100,7 +99,7 @@ class ArbigCtpGateway(CtpGateway):
         self._closed = False
         self._local = threading.local()  # the CTP record being processed, per thread
         self.dropped_ticks: dict[str, int] = {}
-        self.clock: Callable[[], datetime] = lambda: datetime.now(CHINA_TZ)  # tests replay a fixed time
+        self.clock: Clock = LIVE  # the core's; tests set a TestClock to replay a fixed time
         self._last_drop_log = 0.0
 
     # -- state reporting (called from CTP's callback threads)
@@ -144,7 +143,7 @@ class ArbigCtpGateway(CtpGateway):
                 request=request, vt_orderid=vt_orderid, symbol=symbol, replayed=replayed,
             )  # fmt: skip
             if kind in ("query", "rsp_error") or request.startswith("ReqQry"):
-                key, now = (kind, request, item.error_id, symbol), time.monotonic()
+                key, now = (kind, request, item.error_id, symbol), self.clock.monotonic()
                 if now - self._error_times.get(key, -REPEAT_S) < REPEAT_S:
                     log.info("CTP %s (repeated)", item.text)
                     return
@@ -196,7 +195,7 @@ class ArbigCtpGateway(CtpGateway):
         current = self.contract_rates.get(symbol) or ContractRates(
             symbol=symbol, exchange=contract.exchange.value if contract else ""
         )
-        rates = (with_margin if part == "margin" else with_commission)(current, data, now_ms())
+        rates = (with_margin if part == "margin" else with_commission)(current, data, self.clock.now_ms())
         self.contract_rates[symbol] = rates
         listener = self.rates_listener
         if listener is not None:
@@ -328,14 +327,14 @@ class ArbigCtpGateway(CtpGateway):
 
     def _drop_tick(self, tick: TickData, reason: str) -> None:
         self.dropped_ticks[reason] = self.dropped_ticks.get(reason, 0) + 1
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if now - self._last_drop_log >= 60:
             self._last_drop_log = now
             log.info("CTP tick of %s at %s dropped (%s); dropped so far: %s", tick.symbol, tick.datetime, reason,
                      self.dropped_ticks)
 
     def on_tick(self, tick: TickData) -> None:
-        reason = tick_rejection(tick.datetime, self.clock())
+        reason = tick_rejection(tick.datetime, self.clock.now())
         if reason:
             self._drop_tick(tick, reason)
             return

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +34,7 @@ from vnpy_ctp.gateway.ctp_gateway import (
     symbol_contract_map,
 )
 
+from common.clock import LIVE
 from core_service.broker_errors import reason_text
 from core_service.ctp_errors import error_id, error_msg
 from core_service.ctp_queries import PendingQuery
@@ -113,7 +113,7 @@ class _Run:
 class OrderTradeQuery:
     """The gateway's one order/trade query: started by `start`, answered by the API's callbacks."""
 
-    def __init__(self, gateway: ArbigCtpGateway, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, gateway: ArbigCtpGateway, clock: Callable[[], float] = LIVE.monotonic) -> None:
         self.gateway = gateway
         self.clock = clock
         self._lock = threading.Lock()  # never held while calling the pacer or `on_reply`

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from copy import copy
@@ -65,7 +64,7 @@ class OrderBook:
         return f"{self.gateway.gateway_name}.{orderid}" if orderid else ""
 
     def _first(self, kind: str, vt_orderid: str, code: int) -> bool:
-        now = time.monotonic()
+        now = self.gateway.clock.monotonic()
         key = (kind, vt_orderid, code)
         self._recent = {k: t for k, t in self._recent.items() if now - t < REPEAT_WINDOW_S}
         if key in self._recent:

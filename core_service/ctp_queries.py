@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from common.clock import LIVE
 from core_service.contract_rates import ContractRates
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class PendingQuery:
 class QueryPacer:
     """One query in flight at a time; ARBIG's queries wait in a queue for `pump()`."""
 
-    def __init__(self, reply_timeout_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, reply_timeout_s: float = 10.0, clock: Callable[[], float] = LIVE.monotonic) -> None:
         self.reply_timeout_s = reply_timeout_s
         self.clock = clock
         self._lock = threading.RLock()  # held while sending: the Req* wrappers call sent() back

@@ -241,7 +241,7 @@ class ArbigTdApi(CtpTdApi):
         """Release the C++ API once, when no callback is running."""
         if not self.connect_status:
             return
-        wait_idle(self, CLOSE_WAIT_S)
+        wait_idle(self, CLOSE_WAIT_S, self.gateway.clock)
         super().close()
         self.connect_status = False  # released: exit() must never run twice
         self.login_status = False

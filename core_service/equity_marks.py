@@ -14,20 +14,20 @@ position is open; CTP after each query). Points written:
   session is over a minute later, by the SHFE calendar);
 - stop: the last state when the core stops, unless that point is on record already.
 A minute point identical to the fill point just written (same time, same balance) is not written twice.
-Each point carries `recorded_at` (the wall clock) beside `ts` (the market time).
+Each point carries `recorded_at` (the market clock's injected `common.clock.Clock`: the wall clock live)
+beside `ts` (the market time); before the first tick the market time is that clock's too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
-from common.contract import AccountState, new_uid, now_ms
+from common.contract import AccountState, new_uid
 from common.market_clock import MarketClock
-from common.trading_calendar import CHINA_TZ, to_china, trading_day_str
+from common.trading_calendar import to_china, trading_day_str
 from common.trading_sessions import session_state
 from core_service import serializers as ser
+from core_service.records import ACCOUNT_FIGURES, Put, SnapshotRecord
 
 MINUTE = timedelta(minutes=1)
 LATE_S = 2.0  # live: a minute is closed this long after it ended by the market clock
@@ -40,7 +40,7 @@ def minute_of(at: datetime) -> datetime:
 class EquityMarks:
     """Decides when the account becomes a point of the equity curve; `put` hands the row to the writer."""
 
-    def __init__(self, clock: MarketClock, put: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, clock: MarketClock, put: Put) -> None:
         self.clock = clock
         self.put = put
         self._account: AccountState | None = None  # the latest account stated
@@ -64,7 +64,7 @@ class EquityMarks:
         self._account = account
         if self._fill_pending:
             self._fill_pending = False
-            self._write("fill", self.clock.now() or datetime.now(CHINA_TZ))
+            self._write("fill", self.clock.now_or_base())
 
     def on_timer(self) -> None:
         """Live: close the open minute once the market clock is past it (the session's last minute)."""
@@ -78,7 +78,7 @@ class EquityMarks:
         if self._minute_tick is not None:
             self._close_minute(reason="stop")
         elif self._account is not None and self._last_point is None:
-            self._write("stop", self.clock.now() or datetime.now(CHINA_TZ))
+            self._write("stop", self.clock.now_or_base())
 
     def _close_minute(self, reason: str = "") -> None:
         at = self._minute_tick
@@ -98,9 +98,7 @@ class EquityMarks:
             return
         self._last_point = point
         day = account.trading_day or trading_day_str(at)
-        self.put({
-            **account.model_dump(), "kind": "snapshot", "uid": new_uid(), "reason": reason,
-            "ts": str(ser.ms_to_db(ser.epoch_ms(at))), "trading_day": ser.day_to_db(day),
-            "recorded_at": str(ser.ms_to_db(now_ms())),
-        })
+        self.put(SnapshotRecord(
+            **account.model_dump(include=ACCOUNT_FIGURES), uid=new_uid(), ts=ser.ms_to_db(ser.epoch_ms(at)),
+            reason=reason, recorded_at=ser.ms_to_db(self.clock.base.now_ms()), trading_day=ser.day_to_db(day)))
         self.written += 1

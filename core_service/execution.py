@@ -19,21 +19,20 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from copy import copy
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from vnpy.trader.constant import Direction, Offset, Status
 from vnpy.trader.engine import MainEngine
-from vnpy.trader.object import OrderData, OrderRequest, TickData
-from vnpy.trader.utility import round_to
+from vnpy.trader.object import OrderData, OrderRequest
 
+from common.clock import LIVE, Clock
 from common.config import ExecutionConfig
 from common.contract import ExecutionReport, ExecutionSource, ExecutionStep, RiskEventType, RiskSeverity
+from common.lifecycle import LoopThread
 from core_service.commands import EventThreadRunner, Failed
 from core_service.cta import ArbigCtaEngine
+from core_service.execution_legs import Leg, LegState, Run, fallback_price, reprice
 from core_service.risk_events import RiskDesk
 from core_service.strategy_orders import StrategyOrderWatch
 
@@ -46,117 +45,32 @@ JOB_TIMEOUT_S = 5.0  # the event thread busy longer: the job is dropped and trie
 EPS = 1e-9
 
 
-# ------------------------------------------------------------ price rules
-def reprice(
-    side: Direction,
-    price: float,
-    ticks: int,
-    pricetick: float,
-    tick: TickData | None,
-    marketable: bool = False,
-) -> float:
-    """`ticks` ticks nearer the market (buy: up, sell: down), never beyond the daily limit.
-
-    `marketable` (a MARKET close): at least the current opposite best, so a market that ran away is
-    caught up with at once; a LIMIT close that is chased walks from the operator's price instead."""
-    buy = side == Direction.LONG
-    new = round_to(price + ticks * pricetick if buy else price - ticks * pricetick, pricetick)
-    best = (tick.ask_price_1 if buy else tick.bid_price_1) if marketable and tick else 0.0
-    if best:
-        new = max(new, best) if buy else min(new, best)
-    limit = fallback_price(side, tick)
-    return (min(new, limit) if buy else max(new, limit)) if limit else new
-
-
-def fallback_price(side: Direction, tick: TickData | None) -> float | None:
-    """The most aggressive price inside the daily limit: limit up for a buy, limit down for a sell."""
-    return ((tick.limit_up if side == Direction.LONG else tick.limit_down) or None) if tick else None
-
-
-# ------------------------------------------------------------ what is followed
-class LegState(Enum):
-    ACTIVE = "active"  # the order works: fills followed, timeout watched
-    CANCELLING = "cancelling"  # cancel sent; `resend` says whether the rest goes out again
-    RESEND = "resend"  # cancel confirmed: the checker sends the rest
-    SENDING = "sending"  # claimed by the checker: the re-send job is queued on the event thread
-    DONE = "done"  # filled, rejected, cancelled for good, replaced or given up
-
-
-@dataclass
-class Leg:
-    run: Run
-    vt_orderid: str
-    request: OrderRequest
-    attempt: int
-    sent_at: float
-    changed_at: float  # last time its traded amount changed (sent_at before any fill)
-    traded: float = 0.0
-    state: LegState = LegState.ACTIVE
-    resend: bool = True
-    cancel_at: float = 0.0
-    overdue_reported: bool = False  # a fallback order past its timeout: reported once, left working
-
-    @property
-    def volume(self) -> float:
-        return self.request.volume
-
-    @property
-    def rest(self) -> float:
-        return max(0.0, self.request.volume - self.traded)
-
-
-@dataclass
-class Run:
-    """One request followed (an operator close): every order and retry of it."""
-
-    execution_id: str
-    source: ExecutionSource
-    vt_symbol: str
-    target: float  # lots the request asked for
-    pricetick: float
-    marketable: bool
-    legs: list[Leg] = field(default_factory=list)
-    closed: bool = False
-    finished_at: float | None = None
-
-    def filled(self) -> float:
-        return sum(leg.traded for leg in self.legs)
-
-    def live(self) -> list[Leg]:
-        return [leg for leg in self.legs if leg.state != LegState.DONE]
+__all__ = ["Execution", "fallback_price", "reprice"]
 
 
 class Execution:
     def __init__(self, config: ExecutionConfig, main_engine: MainEngine, cta: ArbigCtaEngine,
-                 runner: EventThreadRunner, risk: RiskDesk, gateway_name: str) -> None:
+                 runner: EventThreadRunner, risk: RiskDesk, gateway_name: str, clock: Clock = LIVE) -> None:
         self.config = config
         self.main_engine = main_engine
         self.cta = cta
         self.runner = runner
         self.risk = risk
         self.gateway_name = gateway_name
+        self.clock = clock
         self._lock = threading.RLock()
         self._runs: dict[str, Run] = {}
         self._legs: dict[str, Leg] = {}  # vt_orderid -> leg (also of finished runs, for late updates)
         self.strategy_orders = StrategyOrderWatch(config, main_engine, cta, risk)
-        self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="arbig-execution", daemon=True)
+        self._thread = LoopThread("arbig-execution", what="execution: the follow-up check", interval_s=CHECK_S,
+                                  step=self.check, logger=log)
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
-        self._halt.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self._halt.wait(CHECK_S):
-            try:
-                self.check()
-            except Exception:  # the follow-up must survive anything one order does
-                log.exception("execution: check failed")
+        self._thread.stop(timeout)
 
     # ------------------------------------------------------------ registering (event thread)
     def follow(
@@ -175,7 +89,7 @@ class Execution:
         run = Run(
             execution_id, source, vt_symbol, target, contract.pricetick if contract else 0.0, marketable
         )
-        now = time.monotonic()
+        now = self.clock.monotonic()
         with self._lock:
             self._runs[execution_id] = run
             for vt_orderid, req in orders:
@@ -199,7 +113,7 @@ class Execution:
                 if not live:
                     continue
                 for leg in live:
-                    self._stop_leg(leg, cancel_sent_at=time.monotonic())  # the emergency stop cancels them
+                    self._stop_leg(leg, cancel_sent_at=self.clock.monotonic())  # the emergency stop cancels them
                 rest = sum(leg.rest for leg in live)
                 self._report(live[-1], ExecutionStep.GAVE_UP, f"follow-up stopped: {reason}", volume=rest)
                 stopped.append(run.execution_id)
@@ -215,7 +129,7 @@ class Execution:
     def _update(self, leg: Leg, order: OrderData) -> None:
         if order.traded > leg.traded + EPS:
             late = leg.state not in (LegState.ACTIVE, LegState.CANCELLING)
-            leg.traded, leg.changed_at = order.traded, time.monotonic()
+            leg.traded, leg.changed_at = order.traded, self.clock.monotonic()
             step = ExecutionStep.FILLED if leg.rest <= EPS else ExecutionStep.PARTIALLY_FILLED
             why = "late fill after the cancel" if late else f"{order.traded:g} of {leg.volume:g} filled"
             self._report(leg, step, why)
@@ -260,12 +174,12 @@ class Execution:
             for leg in run.live():
                 self._stop_leg(leg)  # over-filled by a late fill: nothing more is needed
         if not run.live() and run.finished_at is None:
-            run.finished_at = time.monotonic()
+            run.finished_at = self.clock.monotonic()
 
     # ------------------------------------------------------------ checker thread
     def check(self, now: float | None = None) -> None:
         """Time out what is due, re-send what was cancelled, report stalled strategy orders."""
-        now = time.monotonic() if now is None else now
+        now = self.clock.monotonic() if now is None else now
         cancels, resends = self._due(now)
         for leg in cancels:
             self._on_event_thread(lambda leg=leg: self._cancel(leg), f"cancel of {leg.vt_orderid}")
@@ -384,7 +298,7 @@ class Execution:
         self.main_engine.update_order_request(req, vt_orderid, self.gateway_name)
         with self._lock:
             leg.state = LegState.DONE  # replaced
-            new = self._add_leg(run, vt_orderid, req, attempt, time.monotonic())
+            new = self._add_leg(run, vt_orderid, req, attempt, self.clock.monotonic())
             self._report(
                 new, step, f"rest of {leg.vt_orderid} sent again at {price:g} (was {leg.request.price:g})"
             )

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -40,6 +40,7 @@ from core_service.closed_positions import (
     split_close,
 )
 from core_service.position_reconcile import PositionReport
+from core_service.records import ExternalCloseRecord
 
 EXIT_REASON = "external_close"
 INSERT_RECONCILIATION = (
@@ -55,11 +56,11 @@ INSERT_CLOSED = (
 
 
 def record(gateway: str, symbol: str, exchange: str, direction: str, broker_volume: float, broker_yd: float,
-           trading_day: str, price: float, detected_at: str, source: str) -> dict[str, Any]:
-    """The writer record asking for an external close (`trading_day` YYYY-MM-DD, `detected_at` UTC)."""
-    return {"kind": "external_close", "gateway": gateway, "symbol": symbol, "exchange": exchange,
-            "direction": direction, "broker_volume": broker_volume, "broker_yd": broker_yd,
-            "trading_day": trading_day, "price": price, "detected_at": detected_at, "source": source}
+           trading_day: str | date, price: float, detected_at: str | datetime, source: str) -> ExternalCloseRecord:
+    """The writer record asking for an external close (`trading_day` YYYY-MM-DD, `detected_at` naive UTC)."""
+    return ExternalCloseRecord(gateway=gateway, symbol=symbol, exchange=exchange, direction=direction,
+                               broker_volume=broker_volume, broker_yd=broker_yd, trading_day=trading_day,
+                               price=price, detected_at=detected_at, source=source)
 
 
 def split(lots: list[Lot], day: date, broker_volume: Decimal, broker_yd: Decimal) -> tuple[Decimal, Decimal]:

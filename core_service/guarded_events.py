@@ -11,6 +11,7 @@ import logging
 from collections import Counter
 
 from vnpy.event import Event, EventEngine
+from vnpy.event.engine import HandlerType
 
 log = logging.getLogger(__name__)
 
@@ -20,13 +21,18 @@ class GuardedEventEngine(EventEngine):
         super().__init__(interval)
         self.handler_errors: Counter[str] = Counter()
 
+    def close(self) -> None:
+        """Stop the dispatch and timer threads if they run (vnpy's `stop` fails on an engine never started)."""
+        if self._active:
+            self.stop()
+
     def _process(self, event: Event) -> None:
         for handler in self._handlers.get(event.type, ()):
             self._call(handler, event)
         for handler in self._general_handlers:
             self._call(handler, event)
 
-    def _call(self, handler, event: Event) -> None:  # type: ignore[no-untyped-def]
+    def _call(self, handler: HandlerType, event: Event) -> None:
         try:
             handler(event)
         except Exception as exc:

@@ -8,47 +8,41 @@ another live core (possible only after Redis was out of reach at start) is repor
 from __future__ import annotations
 
 import contextlib
-import threading
+import logging
 from collections.abc import Callable
 
 import redis
 
 from common.contract import Heartbeat
+from common.lifecycle import LoopThread
 from core_service.instance_lock import AlreadyRunning, InstanceLock
 
+log = logging.getLogger(__name__)
 Report = Callable[[str, str, str], None]  # (kind, message, level)
 
 
-class HeartbeatThread(threading.Thread):
+class HeartbeatThread(LoopThread):
+    """`wake()` beats now (safe from any thread, CTP's callback threads too: it never touches Redis)."""
+
     def __init__(self, client: redis.Redis, key: str, interval_s: float, ttl_s: float,
                  build: Callable[[], Heartbeat], lock: InstanceLock, report: Report) -> None:
-        super().__init__(name="arbig-heartbeat", daemon=True)
+        super().__init__("arbig-heartbeat", what="the heartbeat", interval_s=interval_s, wakeable=True,
+                         expected_errors=(redis.RedisError,), logger=log)
         self.client = client
         self.key = key
-        self.interval_s = interval_s
         self.ttl_s = max(1, int(ttl_s))
         self.build = build
         self.lock = lock
         self.report = report
-        self.halted = threading.Event()
-        self._wake = threading.Event()
         self._conflict_reported = False
 
-    def wake(self) -> None:
-        """Beat now (safe from any thread, CTP's callback threads included: never touches Redis)."""
-        self._wake.set()
+    def stop(self, timeout: float = 0.0) -> bool:
+        """Halt; by default without waiting (a beat may be stuck on a Redis that does not answer)."""
+        return super().stop(timeout)
 
-    def stop(self) -> None:
-        self.halted.set()
-        self._wake.set()
-
-    def run(self) -> None:
-        while not self.halted.is_set():
-            self._wake.wait(self.interval_s)
-            self._wake.clear()
-            if not self.halted.is_set():
-                self._renew_lease()
-                self._write()
+    def step(self) -> None:
+        self._renew_lease()
+        self._write()
 
     def _write(self) -> None:
         with contextlib.suppress(redis.RedisError):  # the publisher reports Redis trouble; the beat expires

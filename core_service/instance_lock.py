@@ -23,11 +23,12 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 import redis
 
+from common.clock import LIVE, Clock
 from common.config import AppConfig, Secrets
-from common.contract import now_ms
 from common.trading_calendar import CHINA_TZ
 
 log = logging.getLogger(__name__)
@@ -125,14 +126,14 @@ def probe(runtime: Path) -> Holder | None:
 
 class InstanceLock:
     def __init__(self, runtime: Path, account: str, client: redis.Redis, lease_key: str,
-                 lease_ms: int = LEASE_MS) -> None:
+                 lease_ms: int = LEASE_MS, clock: Clock = LIVE) -> None:
         self.path = runtime / LOCK_FILE
         self.client = client
         self.lease_key = lease_key
         self.lease_ms = lease_ms
-        self.holder = Holder(pid=os.getpid(), host=socket.gethostname(), since_ms=now_ms(), account=account,
-                             runtime=str(runtime.resolve()), token=uuid.uuid4().hex)
-        self._fh: object | None = None
+        self.holder = Holder(pid=os.getpid(), host=socket.gethostname(), since_ms=clock.now_ms(),
+                             account=account, runtime=str(runtime.resolve()), token=uuid.uuid4().hex)
+        self._fh: TextIO | None = None
         self.lease_held = False
 
     # ------------------------------------------------------------ local lock
@@ -161,8 +162,8 @@ class InstanceLock:
         self._fh = None
         if fh is not None:
             with contextlib.suppress(OSError):
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)  # type: ignore[attr-defined]
-            fh.close()  # type: ignore[attr-defined]
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            fh.close()
 
     # ------------------------------------------------------------ Redis lease
     def renew(self, taking: bool = False) -> bool:

@@ -1,6 +1,7 @@
 """The MySQL writer thread: batches records into multi-row statements; never loses one.
 
-Records are plain dicts `{"kind": ..., ...}` (JSON-safe). When MySQL is unreachable, each batch is
+Records are typed (`core_service.records`); the queue and the spool keep their JSON-safe dumps (a spooled
+one is validated again when replayed). When MySQL is unreachable, each batch is
 appended to the durable spool and retried every few seconds; while the spool holds anything, new
 records go behind it so order is kept. At start-up the spool left by an earlier run is drained
 first. Every statement is idempotent (unique keys + upserts), so a batch written
@@ -28,13 +29,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
-import threading
-import time
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import pymysql
 
+from common.clock import LIVE, Clock
+from common.lifecycle import LoopThread
 from core_service import (
     closed_positions,
     conflicts,
@@ -46,55 +47,15 @@ from core_service import (
 from core_service.conflicts import Conflict
 from core_service.pnl_ledger import LedgerReport
 from core_service.position_reconcile import PositionReport, Reconciler
+from core_service.records import Record, dump, revalidated
 from core_service.spool import Spool
 from core_service.writer_statements import KIND_ORDER, STATEMENTS, row_of
+from core_service.writer_support import Reporter, is_transient
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 REPLY_KEEP_DAYS = 7.0  # broker_replies older than this are deleted
 PRUNE_INTERVAL_S = 600.0
 PRUNE_CHUNK = 5_000  # rows per DELETE: a long backlog is pruned a chunk per loop, between batches
-
-# Server error codes that mean "try again later", not "this row is wrong".
-TRANSIENT_CODES = {1040, 1053, 1205, 1213, 1290, 1927}
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Connection trouble (retry later) as opposed to a record MySQL refuses (never retry)."""
-    if isinstance(exc, OSError | pymysql.err.InterfaceError):
-        return True
-    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
-    return code >= 2000 or code in TRANSIENT_CODES
-
-
-class Reporter(Generic[T]):
-    """Hands what the writer found to a handler, after it is stored; holds it until a handler is set
-    (found while draining the spool at start). A failing handler never stops the writer."""
-
-    def __init__(self, describe: Callable[[T], str]) -> None:
-        self._describe = describe
-        self._lock = threading.Lock()
-        self._handler: Callable[[T], None] | None = None
-        self._held: list[T] = []
-
-    def set_handler(self, handler: Callable[[T], None]) -> None:
-        with self._lock:
-            self._handler, held, self._held = handler, self._held, []
-        for item in held:
-            self.report(item)
-
-    def report(self, item: T) -> None:
-        with self._lock:
-            handler = self._handler
-            if handler is None:
-                self._held.append(item)
-                log.error("mysql writer: %s", self._describe(item))
-                return
-        try:
-            handler(item)
-        except Exception:  # the writer must carry on whatever the handler does
-            log.exception("mysql writer: handler failed for: %s", self._describe(item))
-
 
 def _latest_ledgers(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Only the last ledger record of each account and day in a batch: the earlier ones are superseded."""
@@ -102,8 +63,8 @@ def _latest_ledgers(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
-class MysqlWriter(threading.Thread):
-    """Owns every write to MySQL. `put()` is cheap and thread-safe."""
+class MysqlWriter(LoopThread):
+    """Owns every write to MySQL; `put()` is cheap and thread-safe. Stopping writes (or spools) the rest."""
 
     def __init__(
         self,
@@ -116,8 +77,10 @@ class MysqlWriter(threading.Thread):
         on_state: Callable[[bool, str], None] | None = None,
         reply_keep_days: float = REPLY_KEEP_DAYS,
         prune_interval_s: float = PRUNE_INTERVAL_S,
+        clock: Clock = LIVE,
     ) -> None:
-        super().__init__(name="arbig-mysql-writer", daemon=True)
+        super().__init__("arbig-mysql-writer", what="writing to MySQL", logger=log)
+        self.clock = clock
         self._connect = connect
         self._conn: pymysql.Connection | None = None
         self.spool = spool
@@ -126,7 +89,6 @@ class MysqlWriter(threading.Thread):
         self.flush_interval_s = flush_interval_s
         self.retry_interval_s = retry_interval_s
         self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-        self._halt = threading.Event()
         self._on_state = on_state
         self.ok = True
         self.last_error = ""
@@ -157,29 +119,27 @@ class MysqlWriter(threading.Thread):
         """Who hears about lots carried in from the broker's positions, and about drifts."""
         self._positions.set_handler(handler)
 
-    def put(self, record: dict[str, Any]) -> None:
-        self.reconciler.put(record)
-        self._queue.put(record)
+    def put(self, record: Record) -> None:
+        data = dump(record)  # as the spool keeps it
+        self.reconciler.put(data)
+        self._queue.put(data)
 
     @property
     def backlog(self) -> int:
         return len(self.spool) + self._queue.qsize()
 
-    def stop(self, timeout: float = 3.0) -> None:
-        self._halt.set()
-        self.join(timeout)
+    def stop(self, timeout: float = 3.0) -> bool:  # the final flush may take a while
+        return super().stop(timeout)
 
     # ------------------------------------------------------------ thread
-    def run(self) -> None:
-        while not self._halt.is_set():
-            batch = self._take(self.batch_size, self.flush_interval_s)
-            try:
-                self._handle(batch)
-            except Exception:  # never let the writer die: spool and carry on
-                log.exception("mysql writer: unexpected error; batch kept in the spool")
-                self.spool.append(batch)
-            self._prune()
-        self._final_flush()
+    def step(self) -> None:
+        batch = self._take(self.batch_size, self.flush_interval_s)
+        try:
+            self._handle(batch)
+        except Exception:  # never let the writer die: spool and carry on
+            log.exception("mysql writer: unexpected error; batch kept in the spool")
+            self.spool.append(batch)
+        self._prune()
 
     def _take(self, limit: int, wait_s: float) -> list[dict[str, Any]]:
         batch: list[dict[str, Any]] = []
@@ -195,7 +155,7 @@ class MysqlWriter(threading.Thread):
     def _handle(self, batch: list[dict[str, Any]]) -> None:
         if len(self.spool):
             self.spool.append(batch)
-            if time.monotonic() >= self._next_retry:
+            if self.clock.monotonic() >= self._next_retry:
                 self._drain_spool()
             return
         if batch and not self._write(batch, fresh=True):
@@ -209,7 +169,7 @@ class MysqlWriter(threading.Thread):
         self.spool.clear()
         log.info("mysql writer: spool drained, %d records written", len(records))
 
-    def _final_flush(self) -> None:
+    def on_stop(self) -> None:  # the final flush
         batch = self._take(1_000_000, 0.0)
         if len(self.spool):
             self.spool.append(batch)
@@ -225,7 +185,7 @@ class MysqlWriter(threading.Thread):
         try:
             if self._conn is None:
                 self._conn = self._connect()
-            kept = pnl_ledger.settled(self._screen(self._known(records)))
+            kept = pnl_ledger.settled(self._screen(records if fresh else self._valid(records)))
             self._order = self.reconciler.batch(kept, fresh)
             grouped: dict[str, list[dict[str, Any]]] = {}
             for record in kept:
@@ -244,18 +204,17 @@ class MysqlWriter(threading.Thread):
             if not is_transient(exc):
                 raise
             self._drop_connection()
-            self._next_retry = time.monotonic() + self.retry_interval_s
+            self._next_retry = self.clock.monotonic() + self.retry_interval_s
             self._set_ok(False, f"MySQL unreachable: {exc.args[-1] if exc.args else exc}")
             return False
 
-    def _known(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Records of a kind this writer cannot write are set aside (never retried)."""
-        unknown = [r for r in records if r.get("kind") not in KIND_ORDER]
-        if not unknown:
-            return records
-        self.rejected.append([{"record": r, "error": f"unknown record kind {r.get('kind')!r}"} for r in unknown])
-        log.error("mysql writer: %d records of unknown kind set aside in %s", len(unknown), self.rejected.path)
-        return [r for r in records if r.get("kind") in KIND_ORDER]
+    def _valid(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Spooled records validated again; one no longer a record is set aside with the reason."""
+        kept, refused = revalidated(records)
+        if refused:
+            self.rejected.append(refused)
+            log.error("mysql writer: %d invalid records set aside in %s", len(refused), self.rejected.path)
+        return kept
 
     def _screen(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The records to write: colliding trades and orders are kept aside and reported instead."""
@@ -368,7 +327,7 @@ class MysqlWriter(threading.Thread):
 
     def _prune(self) -> None:
         """Delete broker replies older than `reply_keep_days`, a chunk at a time, when MySQL is fine."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if self.reply_keep_days <= 0 or now < self._next_prune or len(self.spool) or self._conn is None:
             return
         try:

@@ -12,7 +12,7 @@ MISSED_BY_PUSH risk event: one per missed trade (the order update that came with
 one per order state missed without a trade. An error reply raises QUERY_FAILED and is never read
 as "no trades".
 
-`last_completed` (time.monotonic() of the last error-free reply, set once everything that reply
+`last_completed` (the clock's monotonic time of the last error-free reply, set once everything that reply
 found missing has been delivered) and `queries_done` are read by the position sync and the tests.
 """
 
@@ -21,9 +21,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable
 from copy import copy
 from dataclasses import dataclass
 from typing import Any
@@ -31,8 +29,10 @@ from typing import Any
 from vnpy.trader.engine import MainEngine
 from vnpy.trader.object import OrderData, TradeData
 
+from common.clock import LIVE, Clock
 from common.config import SyncConfig
 from common.contract import RiskEventType
+from common.lifecycle import LoopThread
 from core_service.risk_events import RiskDesk
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class OrderSync:
         main_engine: MainEngine,
         gateway: Any,
         risk: RiskDesk,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = LIVE,
     ) -> None:
         self.interval_s = config.order_query_interval_s
         self.grace_s = config.missed_grace_s
@@ -94,14 +94,13 @@ class OrderSync:
         self._settling: float | None = None  # an error-free reply's time, waiting for its suspects
         self._delivered: OrderedDict[str, None] = OrderedDict()
         self._asap = threading.Event()
-        self._wake = threading.Event()
-        self._halt = threading.Event()
         self._next_ask = 0.0
-        self._thread = threading.Thread(target=self._run, name="arbig-order-sync", daemon=True)
+        self._thread = LoopThread("arbig-order-sync", what="order sync: a step", first_wait_s=self.interval_s,
+                                  step=self._step, wakeable=True, logger=log)
 
     # ------------------------------------------------------------ any thread
     def start(self) -> None:
-        self._next_ask = self.clock() + self.interval_s  # the login asks at once (request_now)
+        self._next_ask = self.clock.monotonic() + self.interval_s  # the login asks at once (request_now)
         self._thread.start()
         log.info(
             "order sync started: orders and trades queried every %.0f s and after every login; "
@@ -111,15 +110,12 @@ class OrderSync:
         )
 
     def stop(self, timeout: float = JOIN_TIMEOUT_S) -> None:
-        self._halt.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        self._thread.stop(timeout)
 
     def request_now(self) -> None:
         """Query as soon as the gateway can take it (never blocks: any thread, CTP's callbacks too)."""
         self._asap.set()
-        self._wake.set()
+        self._thread.wake()
 
     @property
     def pending(self) -> int:
@@ -128,27 +124,17 @@ class OrderSync:
 
     def _on_reply(self, orders: list[OrderData], trades: list[TradeData], error: str) -> None:
         """The gateway's answer (its own thread): handed to the sync thread."""
-        self._replies.put((orders, trades, error, self.clock()))
-        self._wake.set()
+        self._replies.put((orders, trades, error, self.clock.monotonic()))
+        self._thread.wake()
 
-    # ------------------------------------------------------------ the sync thread
-    def _run(self) -> None:
-        while not self._halt.is_set():
-            self._wake.wait(self._wait_s())
-            self._wake.clear()
-            if self._halt.is_set():
-                break
-            try:
-                self._step()
-            except Exception:  # a bad record must not end the fallback
-                log.exception("order sync: a step failed; continuing")
-
+    # ------------------------------------------------------------ the sync thread (a step fails: backoff 0.5-5 s)
     def _wait_s(self) -> float:
-        now = self.clock()
+        now = self.clock.monotonic()
         due = [self._next_ask, *(s.due for s in self._suspects.values())]
         return max(0.0, min(due) - now)
 
-    def _step(self) -> None:
+    def _step(self) -> float:
+        """What the replies brought, what is due again, a query when due; the wait until the next step."""
         while True:
             try:
                 orders, trades, error, at = self._replies.get_nowait()
@@ -156,9 +142,10 @@ class OrderSync:
                 break
             self._handle_reply(orders, trades, error, at)
         self._recheck()
-        now = self.clock()
+        now = self.clock.monotonic()
         if self._asap.is_set() or now >= self._next_ask:
             self._ask(now)
+        return self._wait_s()
 
     def _ask(self, now: float) -> None:
         asked = self.gateway.query_orders_trades(self._on_reply)
@@ -183,7 +170,7 @@ class OrderSync:
                 error=error,
             )
             return
-        due = self.clock() + self.grace_s
+        due = self.clock.monotonic() + self.grace_s
         found = 0
         for order in orders:
             news = order_news(order, self.main_engine.get_order(order.vt_orderid))
@@ -228,7 +215,7 @@ class OrderSync:
             self._settling = None
 
     def _recheck(self) -> None:
-        now = self.clock()
+        now = self.clock.monotonic()
         due = [key for key, suspect in self._suspects.items() if suspect.due <= now]
         if not due:
             return

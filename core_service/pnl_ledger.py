@@ -21,7 +21,6 @@ system event). The CTP settlement statement (ReqQrySettlementInfo) is kept raw o
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,9 +29,11 @@ from typing import Any
 from pymysql.cursors import Cursor
 from vnpy.trader.object import PositionData
 
+from common.clock import LIVE
 from common.contract import AccountState, now_ms
+from core_service import serializers as ser
 from core_service.closed_positions import dec
-from core_service.contracts_table import db_time
+from core_service.records import LedgerRecord, Put, SettlementStatementRecord
 
 MISMATCH_CNY = Decimal(20)  # one tick value of au: 0.02 CNY/g x 1000 g
 ZERO = Decimal(0)
@@ -49,8 +50,7 @@ def _day_db(day: str) -> str:
 class LedgerFeed:
     """Decides when a `ledger` record is sent; `put` is the MySQL writer's."""
 
-    def __init__(self, put: Callable[[dict[str, Any]], None], interval_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, put: Put, interval_s: float = 5.0, clock: Callable[[], float] = LIVE.monotonic) -> None:
         self.put = put
         self.interval_s = interval_s
         self.clock = clock
@@ -89,23 +89,22 @@ class LedgerFeed:
             self._sent_at[key] = now
             self.put(self.record(state))
 
-    def record(self, state: AccountState) -> dict[str, Any]:
+    def record(self, state: AccountState) -> LedgerRecord:
         contracts: dict[str, dict[str, float]] = {}
         for (gateway, symbol, _), (day, profit, commission) in self._per_contract.items():
             if gateway == state.gateway and day == state.trading_day:
                 figures = contracts.setdefault(symbol, {"realized_pnl": 0.0, "commission": 0.0})
                 figures["realized_pnl"] = round(figures["realized_pnl"] + profit, 2)
                 figures["commission"] = round(figures["commission"] + commission, 2)
-        return {"kind": "ledger", "gateway": state.gateway, "accountid": state.accountid,
-                "trading_day": _day_db(state.trading_day), "broker_realized_pnl": state.realized_pnl,
-                "broker_commission": state.commission, "contracts": contracts,
-                "broker_at": db_time(state.ts_ms)}
+        return LedgerRecord(gateway=state.gateway, accountid=state.accountid, trading_day=_day_db(state.trading_day),
+                            broker_realized_pnl=state.realized_pnl, broker_commission=state.commission,
+                            contracts=contracts, broker_at=ser.ms_to_db(state.ts_ms))
 
 
-def statement_record(gateway: str, accountid: str, trading_day: str, text: str) -> dict[str, Any]:
+def statement_record(gateway: str, accountid: str, trading_day: str, text: str) -> SettlementStatementRecord:
     """The broker's settlement statement of a trading day, kept raw on the account row."""
-    return {"kind": "settlement_statement", "gateway": gateway, "accountid": accountid,
-            "trading_day": _day_db(trading_day), "settlement_text": text, "computed_at": db_time(now_ms())}
+    return SettlementStatementRecord(gateway=gateway, accountid=accountid, trading_day=_day_db(trading_day),
+                                     settlement_text=text, computed_at=ser.ms_to_db(now_ms()))
 
 
 SETTLEMENT_STATEMENT = (

@@ -23,18 +23,20 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import pymysql
 from vnpy.trader.engine import MainEngine
 
 from common.config import SyncConfig
 from common.contract import PositionComparison, RiskEventType, SideVolume, SyncReport, now_ms, position_field
+from common.lifecycle import LoopThread
 from core_service import external_close
 from core_service import serializers as ser
 from core_service.mysql_writer import MysqlWriter
 from core_service.position_reconcile import PositionReport
 from core_service.recorder import Recorder
+from core_service.records import PositionAdoptRecord
 from core_service.risk_events import RiskDesk
 
 log = logging.getLogger(__name__)
@@ -82,8 +84,8 @@ class PositionSync:
         self.drifts: dict[Key, Drift] = {}
         self.checks = 0
         self._lock = threading.Lock()  # one comparison at a time (the thread, sync.check, sync.apply)
-        self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="arbig-position-sync", daemon=True)
+        self._thread = LoopThread("arbig-position-sync", what="position sync", step=self.check, logger=log,
+                                  interval_s=config.position_interval_s)
         recorder.position_check_listeners.append(self._on_position_check)
 
     # ------------------------------------------------------------ lifecycle
@@ -91,16 +93,7 @@ class PositionSync:
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
-        self._halt.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._halt.wait(self.config.position_interval_s):
-            try:
-                self.check()
-            except Exception:  # never let the thread die: say so and try again next interval
-                log.exception("position sync failed; trying again in %.0f s", self.config.position_interval_s)
+        self._thread.stop(timeout)
 
     # ------------------------------------------------------------ the comparison
     def _ours(self, day: str) -> dict[Key, SideVolume]:
@@ -146,8 +139,8 @@ class PositionSync:
                 else:
                     action = "adopt"
             rows.append(PositionComparison(
-                vt_symbol=f"{symbol}.{exchange}", direction=direction, ours=mine, broker=theirs,  # type: ignore[arg-type]
-                difference=difference, unbooked_trades=unbooked, action=action, message=_describe(action, difference)))
+                vt_symbol=f"{symbol}.{exchange}", direction=cast(Literal["LONG", "SHORT"], direction), ours=mine,
+                broker=theirs, difference=difference, unbooked_trades=unbooked, action=action, message=_describe(action, difference)))
         return rows
 
     def report(self) -> SyncReport:
@@ -223,7 +216,7 @@ class PositionSync:
             stated = self.recorder.position_records.get(position_field(row.vt_symbol, direction))
             if stated is None:
                 return f"{row.vt_symbol} {direction}: no broker statement to adopt from yet"
-            self.writer.put({**stated, "kind": "position_adopt"})
+            self.writer.put(PositionAdoptRecord(**stated.model_dump(exclude={"kind"})))
             return f"{row.vt_symbol} {direction}: {-row.difference:g} lot(s) the broker holds carried in"
         tick = self.main_engine.get_tick(row.vt_symbol)
         price = (tick.last_price or tick.pre_close) if tick else 0.0
@@ -232,7 +225,7 @@ class PositionSync:
         day = self.trading_day()
         self.writer.put(external_close.record(
             self.gateway_name, symbol, exchange, direction, row.broker.volume, row.broker.yd, day, price,
-            str(ser.ms_to_db(now_ms())), source))
+            ser.ms_to_db(now_ms()), source))
         self.risk.raise_event(
             RiskEventType.EXTERNAL_CLOSE, f"{row.vt_symbol} {direction}: the broker no longer holds"
             f" {row.difference:g} of our {row.ours.volume:g} lot(s) (holds {row.broker.volume:g}); closed in the"

@@ -47,13 +47,18 @@ class OrderLike(Protocol):
     def volume(self) -> float: ...
 
 
+# vnpy's offsets by the rate names; anything else (Offset.NONE) pays the close rates, as a non-open does
+OFFSET_NAMES: dict[Offset, OffsetName] = {
+    Offset.OPEN: "OPEN", Offset.CLOSE: "CLOSE", Offset.CLOSETODAY: "CLOSETODAY", Offset.CLOSEYESTERDAY: "CLOSEYESTERDAY"}
+
+
 def _money(value: float) -> str:
     return f"{value:,.2f}"
 
 
 def required_funds(rates: ContractRates, order: OrderLike, size: float) -> tuple[float, float] | None:
     """(margin, commission) the order needs; None while the rates it needs are unknown."""
-    offset: OffsetName = order.offset.name  # type: ignore[assignment]
+    offset = OFFSET_NAMES.get(order.offset, "CLOSE")
     commission = rates.commission(offset, order.price, order.volume, size)
     if commission is None:
         return None

@@ -14,20 +14,19 @@
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from vnpy.trader.object import AccountData, OrderData, PositionData, TickData, TradeData
 
+from common.clock import LIVE
 from common.contract import new_uid, now_ms
 from common.trading_calendar import trading_day_str
 from core_service import serializers as ser
 from core_service.closed_positions import exit_reason
-from core_service.contracts_table import db_time
+from core_service.records import BrokerReplyRecord, Put, SettlementRecord
 
-Put = Callable[[dict[str, Any]], None]
 REPLY_MIN_INTERVAL_S = 2.0
 MAX_ORDERS = 20_000
 
@@ -44,15 +43,15 @@ def raw_reply(obj: Any) -> Any:
 
 class BrokerReplies:
     def __init__(self, put: Put, interval_s: float = REPLY_MIN_INTERVAL_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = LIVE.monotonic) -> None:
         self.put = put
         self.interval_s = interval_s
         self.clock = clock
         self._last: dict[str, tuple[tuple[Any, ...], float]] = {}
 
     def _record(self, gateway: str, kind: str, key: str, raw: Any) -> None:
-        self.put({"kind": "broker_reply", "uid": new_uid(), "received_at": db_time(now_ms()), "gateway": gateway,
-                  "reply_kind": kind, "key": key[:128], "raw": raw})
+        self.put(BrokerReplyRecord(uid=new_uid(), received_at=ser.ms_to_db(now_ms()), gateway=gateway,
+                                   reply_kind=kind, key=key[:128], raw=raw))
 
     def _changed(self, key: str, shape: tuple[Any, ...]) -> bool:
         now = self.clock()
@@ -89,8 +88,8 @@ class SettlementWatch:
         self._stated: set[tuple[str, str, float]] = set()
 
     def _record(self, symbol: str, day: str, price: float, source: str) -> None:
-        self.put({"kind": "settlement", "symbol": symbol, "trading_day": _day_db(day), "price": price,
-                  "source": source, "updated_at": db_time(now_ms())})
+        self.put(SettlementRecord(symbol=symbol, trading_day=_day_db(day), price=price, source=source,
+                                  updated_at=ser.ms_to_db(now_ms())))
 
     def tick(self, tick: TickData, trading_day: str | None = None) -> None:
         """Cheap for every tick: the trading day is worked out once a minute or on a new price."""

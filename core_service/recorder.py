@@ -16,10 +16,9 @@ carried in come back as a WARNING system event, a drift as an ERROR one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
-import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -37,7 +36,8 @@ from vnpy.trader.event import (
 )
 from vnpy.trader.object import AccountData, ContractData, OrderData, PositionData, TickData, TradeData
 
-from common.contract import CommandAudit, EventMessage, Keys, SystemEvent, now_ms, position_field
+from common.contract import CommandAudit, EventMessage, Keys, SystemEvent, position_field
+from common.lifecycle import LoopThread
 from common.market_clock import MarketClock
 from core_service import serializers as ser
 from core_service.conflicts import Conflict
@@ -47,6 +47,15 @@ from core_service.mysql_writer import MysqlWriter
 from core_service.pnl_ledger import LedgerFeed, LedgerReport, statement_record
 from core_service.position_reconcile import PositionReport
 from core_service.record_feeds import BrokerReplies, OrderOrigins, SettlementWatch
+from core_service.records import (
+    ACCOUNT_FIGURES,
+    AccountRecord,
+    AuditRecord,
+    OrderRecord,
+    PositionRecord,
+    SystemEventRecord,
+    TradeRecord,
+)
 from core_service.redis_publisher import RedisPublisher
 
 log = logging.getLogger(__name__)
@@ -79,25 +88,26 @@ class Recorder:
         self.main_symbol = main_symbol
         self.strategy_of_order = strategy_of_order
         self.marks = EquityMarks(clock or MarketClock(runs_on=True), writer.put)  # the equity curve, on the market clock
+        self.wall = self.marks.clock.base  # the injected wall clock (recorded_at, updated_at, DB intervals)
         self.published_symbols: set[str] = set()
         self.last_tick_ms: int | None = None
         self.order_listeners: list[Callable[[OrderData], None]] = []
         self.contract_listeners: list[Callable[[str], None]] = []
         self.position_check_listeners: list[Callable[[PositionReport], None]] = []  # the writer's thread
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="arbig-dispatcher", daemon=True)
+        self._thread = LoopThread("arbig-dispatcher", what="dispatching vnpy's events", step=self._next,
+                                  on_stop=self._finish, logger=log)
         self._last_position_db: dict[str, tuple[tuple[float, ...], float]] = {}
-        self.position_records: dict[str, dict[str, Any]] = {}  # position field -> its latest position record
+        self.position_records: dict[str, PositionRecord] = {}  # position field -> its latest position record
         self._last_account_db = 0.0
         self._trading_days: dict[str, str] = {}  # gateway -> the account's trading day, YYYYMMDD
         self._handlers: list[tuple[str, Callable[[Event], None]]] = []
         self.contracts = contracts or ContractBook(writer.put)
-        self.replies = BrokerReplies(writer.put)
+        self.replies = BrokerReplies(writer.put, clock=self.wall.monotonic)
         self.settlements = SettlementWatch(writer.put)
         self.origins = OrderOrigins()
         self._seen_trades: OrderedDict[str, None] = OrderedDict()  # dispatcher thread only
-        self.ledger = LedgerFeed(writer.put, ACCOUNT_DB_INTERVAL_S)
+        self.ledger = LedgerFeed(writer.put, ACCOUNT_DB_INTERVAL_S, clock=self.wall.monotonic)
         writer.set_conflict_handler(self.record_conflict)
         writer.set_ledger_handler(self.record_ledger_mismatch)
         writer.set_position_handler(self.record_position_check)
@@ -114,8 +124,7 @@ class Recorder:
     def stop(self) -> None:
         for event_type, handler in self._handlers:
             self.event_engine.unregister(event_type, handler)
-        self._halt.set()
-        self._thread.join(3.0)
+        self._thread.stop(3.0)
 
     def _make_handler(self, event_type: str) -> Callable[[Event], None]:
         put = self._queue.put
@@ -131,17 +140,15 @@ class Recorder:
 
     # ------------------------------------------------------------ from other threads
     def publish_event(self, event_type: str, data: dict[str, Any]) -> None:
-        message = EventMessage(type=event_type, data=data)  # type: ignore[arg-type]
+        message = EventMessage.model_validate({"type": event_type, "data": data})  # an unknown type: ValidationError
         self.publisher.xadd(self.keys.events, {"json": message.to_json()}, self.event_maxlen)
 
     def system_event(self, kind: str, message: str, level: str = "INFO", **detail: Any) -> None:
         """Record a system event (MySQL), publish it (Redis) and log it."""
-        event = SystemEvent(kind=kind, message=message, level=level, detail=detail)  # type: ignore[arg-type]
+        event = SystemEvent.model_validate({"kind": kind, "message": message, "level": level, "detail": detail})
         log.log(logging.getLevelName(level), "system event [%s] %s", kind, message)
-        self.writer.put({
-            "kind": "system_event", "uid": event.uid, "ts": str(ser.ms_to_db(event.ts_ms)),
-            "level": event.level, "event_kind": kind, "message": message[:1024], "detail": detail,
-        })
+        self.writer.put(SystemEventRecord(uid=event.uid, ts=ser.ms_to_db(event.ts_ms), level=event.level,
+                                          event_kind=kind, message=message[:1024], detail=detail))
         self.publish_event("system", event.model_dump())
 
     def record_conflict(self, conflict: Conflict) -> None:
@@ -165,28 +172,31 @@ class Recorder:
 
     def command_audited(self, audit: CommandAudit) -> None:
         """An operator command and its answer: to the audit table (MySQL) and to the pages (Redis)."""
-        self.writer.put({
-            "kind": "audit", "uid": audit.uid, "command_id": audit.command_id, "type": audit.type,
-            "params": audit.params, "source": audit.source, "operator": audit.operator,
-            "issued_at": str(ser.ms_to_db(audit.issued_ms)), "received_at": str(ser.ms_to_db(audit.received_ms)),
-            "status": audit.status, "reason": audit.reason, "result": audit.result,
-            "replied_at": str(ser.ms_to_db(audit.replied_ms)),
-        })
+        self.writer.put(AuditRecord(
+            uid=audit.uid, command_id=audit.command_id, type=audit.type, params=audit.params, source=audit.source,
+            operator=audit.operator, issued_at=ser.ms_to_db(audit.issued_ms),
+            received_at=ser.ms_to_db(audit.received_ms), status=audit.status, reason=audit.reason,
+            result=audit.result, replied_at=ser.ms_to_db(audit.replied_ms)))
         self.publish_event("command", audit.model_dump())
 
     # ------------------------------------------------------------ dispatcher thread
-    def _run(self) -> None:
-        while not self._halt.is_set() or not self._queue.empty():
-            try:
-                event_type, data = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            try:
-                self._dispatch(event_type, data)
-            except Exception:  # one bad record must not stop recording
-                log.exception("recorder: failed to record %s", event_type)
+    def _next(self) -> None:
+        """Record the next queued event (waiting up to 0.1 s for one)."""
+        with contextlib.suppress(queue.Empty):
+            self._record(*self._queue.get(timeout=0.1))
+
+    def _record(self, event_type: str, data: Any) -> None:
         try:
-            self.marks.flush()  # the open minute's equity point (a replay's last one)
+            self._dispatch(event_type, data)
+        except Exception:  # one bad record must not stop recording
+            log.exception("recorder: failed to record %s", event_type)
+
+    def _finish(self) -> None:
+        """On stop: what is still queued, then the open minute's equity point (a replay's last one)."""
+        while not self._queue.empty():
+            self._record(*self._queue.get_nowait())  # this thread alone takes from the queue
+        try:
+            self.marks.flush()
         except Exception:
             log.exception("recorder: failed to write the last equity point")
 
@@ -222,20 +232,20 @@ class Recorder:
         state = ser.order_state(order)
         self.publisher.hset_state(self.keys.orders, state.vt_orderid, state.to_json())
         self.publish_event("order", state.model_dump())
-        now_db = str(ser.ms_to_db(now_ms()))
-        self.writer.put({
-            "kind": "order", **state.model_dump(), "trading_day": ser.day_to_db(ser.record_trading_day(order)),
-            "strategy": self.strategy_of_order(order.vt_orderid),
-            "ts": str(ser.ms_to_db(ser.epoch_ms(order.datetime))), "updated_at": now_db,
-            "raw": ser.raw_record(order),
-        })
+        self.writer.put(OrderRecord(
+            gateway=state.gateway, orderid=state.orderid, trading_day=ser.day_to_db(ser.record_trading_day(order, self.wall)),
+            symbol=state.symbol, exchange=state.exchange, direction=state.direction, offset=state.offset,
+            type=state.type, price=state.price, volume=state.volume, traded=state.traded, status=state.status,
+            reference=state.reference, strategy=self.strategy_of_order(order.vt_orderid), reason=state.reason,
+            ts=ser.ms_to_db(ser.epoch_ms(order.datetime, self.wall)), updated_at=ser.ms_to_db(self.wall.now_ms()),
+            raw=ser.raw_record(order)))
         self.origins.order(order)
         self.replies.order(order)
         for listener in self.order_listeners:
             listener(order)
 
     def _on_trade(self, trade: TradeData) -> None:
-        state = ser.trade_state(trade)
+        state = ser.trade_state(trade, self.wall)
         if trade.vt_tradeid in self._seen_trades:  # again (query fallback, late push): MySQL keeps one row
             log.info("trade %s reached the recorder again; not published twice", trade.vt_tradeid)
         else:
@@ -245,14 +255,14 @@ class Recorder:
             self.publish_event("trade", state.model_dump())
             self.marks.on_trade()  # the equity curve gets a point after every fill
         strategy = self.strategy_of_order(trade.vt_orderid)
-        self.writer.put({
-            "kind": "trade", **state.model_dump(), "orderid": trade.orderid,
-            "trading_day": ser.day_to_db(state.trading_day), "strategy": strategy,
-            "ts": str(ser.ms_to_db(state.ts_ms)), "recorded_at": str(ser.ms_to_db(now_ms())),
-            "raw": ser.raw_record(trade), "commission": self._commission(trade, state.offset),
-            "size": self.contracts.size(trade.symbol),
-            "exit_reason": self.origins.exit_reason(trade.vt_orderid, strategy),
-        })
+        self.writer.put(TradeRecord(
+            gateway=state.gateway, exchange=state.exchange, tradeid=state.tradeid, direction=state.direction,
+            trading_day=ser.day_to_db(state.trading_day), symbol=state.symbol, orderid=trade.orderid,
+            offset=state.offset, price=state.price, volume=state.volume,
+            commission=self._commission(trade, state.offset), strategy=strategy, ts=ser.ms_to_db(state.ts_ms),
+            recorded_at=ser.ms_to_db(self.wall.now_ms()), raw=ser.raw_record(trade),
+            size=self.contracts.size(trade.symbol),
+            exit_reason=self.origins.exit_reason(trade.vt_orderid, strategy)))
         self.replies.trade(trade)
         self.ledger.trade_seen()
 
@@ -273,15 +283,15 @@ class Recorder:
         self.ledger.position(position)
         day = self._position_day(position)
         settlement = (position.extra or {}).get("settlement_price")
-        record = {
-            "kind": "position", **state.model_dump(), "trading_day": ser.day_to_db(day) if day else None,
-            "settlement_price": settlement if isinstance(settlement, int | float) else None,
-            "updated_at": str(ser.ms_to_db(state.ts_ms)),
-        }
+        record = PositionRecord(
+            gateway=state.gateway, symbol=state.symbol, exchange=state.exchange, direction=state.direction,
+            volume=state.volume, yd_volume=state.yd_volume, frozen=state.frozen, price=state.price, pnl=state.pnl,
+            margin=state.margin, trading_day=ser.day_to_db(day) if day else None, updated_at=ser.ms_to_db(state.ts_ms),
+            cost_price=state.cost_price, settlement_price=settlement if isinstance(settlement, int | float) else None)
         self.position_records[field] = record  # what the broker states now (the position sync adopts from it)
         shape = (state.volume, state.yd_volume, state.frozen, state.price, day)
         previous = self._last_position_db.get(field)
-        now = time.monotonic()
+        now = self.wall.monotonic()
         if previous and previous[0] == shape and now - previous[1] < POSITION_DB_INTERVAL_S:
             return
         self._last_position_db[field] = (shape, now)
@@ -303,12 +313,12 @@ class Recorder:
         self.ledger.account(state)
         if state.trading_day:
             self._trading_days[state.gateway] = state.trading_day
-        now = time.monotonic()
-        trading_day = ser.day_to_db(state.trading_day) if state.trading_day else None
-        row = {**state.model_dump(), "trading_day": trading_day, "updated_at": str(ser.ms_to_db(state.ts_ms))}
+        now = self.wall.monotonic()
         if now - self._last_account_db >= ACCOUNT_DB_INTERVAL_S:
             self._last_account_db = now
-            self.writer.put({**row, "kind": "account"})
+            self.writer.put(AccountRecord(
+                **state.model_dump(include=ACCOUNT_FIGURES), updated_at=ser.ms_to_db(state.ts_ms),
+                trading_day=ser.day_to_db(state.trading_day) if state.trading_day else None))
         self.marks.on_account(state)
 
     def _on_contract(self, contract: ContractData) -> None:

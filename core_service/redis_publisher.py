@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +25,8 @@ from dataclasses import field as dc_field
 
 import redis
 
-from common.contract import now_ms
+from common.clock import LIVE, Clock
+from common.lifecycle import Backoff, LoopThread
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,11 @@ class Op:
     prepared: bool = False  # ids assigned (xadd) or the stream's ids reset (del)
 
 
-class RedisPublisher(threading.Thread):
+class RedisPublisher(LoopThread):
+    """A round takes what was offered (waiting up to 20 ms when idle) and sends a batch; a failed
+    batch is kept and retried after a backoff of 0.2-5 s. On stop, what is left is sent while Redis
+    takes it."""
+
     def __init__(
         self,
         client: redis.Redis,
@@ -52,8 +56,9 @@ class RedisPublisher(threading.Thread):
         batch_size: int = 1000,
         max_pending: int = 500_000,
         on_state: Callable[[bool, str], None] | None = None,
+        clock: Clock = LIVE,
     ) -> None:
-        super().__init__(name="arbig-redis-publisher", daemon=True)
+        super().__init__("arbig-redis-publisher", what="publishing to Redis", logger=log)
         self.client = client
         self.sentinel_key = sentinel_key  # a state key that is always set: missing means Redis lost its data
         self.batch_size = batch_size
@@ -63,8 +68,9 @@ class RedisPublisher(threading.Thread):
         self._strings: dict[str, str] = {}
         self._hashes: dict[str, dict[str, str]] = {}
         self._cache_lock = threading.Lock()
-        self._halt = threading.Event()
         self._on_state = on_state
+        self.clock = clock
+        self._retry = Backoff(0.2, 5.0)
         self.ok = True
         self.last_error = ""
         self.published = 0
@@ -78,7 +84,7 @@ class RedisPublisher(threading.Thread):
     def xadd(self, key: str, fields: dict[str, str], maxlen: int, ts_ms: int | None = None) -> None:
         """Append to a stream; its id follows `ts_ms`, else the tick's `ts_ms` field, else now."""
         if ts_ms is None:
-            ts_ms = _time_of(fields)
+            ts_ms = _time_of(fields, self.clock)
         self._queue.put(Op("xadd", key, fields=fields, maxlen=maxlen, ts_ms=ts_ms))
 
     def set_state(self, key: str, value: str) -> None:
@@ -106,23 +112,18 @@ class RedisPublisher(threading.Thread):
     def backlog(self) -> int:
         return len(self._pending) + self._queue.qsize()
 
-    def stop(self, timeout: float = 2.0) -> None:
-        self._halt.set()
-        self.join(timeout)
-
     # ------------------------------------------------------------ thread
-    def run(self) -> None:
-        backoff = 0.2
-        while not self._halt.is_set():
-            self._fill(wait_s=0.02 if not self._pending else 0.0)
-            if not self._pending:
-                self._maybe_restore()
-                continue
-            if self._flush():
-                backoff = 0.2
-            else:
-                self._halt.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+    def step(self) -> float:
+        self._fill(wait_s=0.02 if not self._pending else 0.0)
+        if not self._pending:
+            self._maybe_restore()
+            return 0.0
+        if self._flush():
+            self._retry.reset()
+            return 0.0
+        return self._retry.next()
+
+    def on_stop(self) -> None:
         self._fill(wait_s=0.0)
         while self._pending and self._flush():
             pass
@@ -224,7 +225,7 @@ class RedisPublisher(threading.Thread):
 
     def _maybe_restore(self) -> None:
         """Every 2 s check that Redis still holds our state (it may have restarted empty)."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if now < self._next_check:
             return
         self._next_check = now + 2.0
@@ -288,8 +289,8 @@ def _apply(pipe: redis.client.Pipeline, op: Op) -> None:
         pipe.delete(op.key)
 
 
-def _time_of(fields: dict[str, str]) -> int:
+def _time_of(fields: dict[str, str], clock: Clock) -> int:
     try:
         return int(fields["ts_ms"])
     except (KeyError, ValueError):
-        return now_ms()
+        return clock.now_ms()

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
+from common.clock import LIVE
 from common.contract import (
     ExecutionReport,
     RiskEvent,
@@ -24,6 +24,13 @@ from common.contract import (
     now_ms,
 )
 from core_service import serializers as ser
+from core_service.records import (
+    ExecutionReportRecord,
+    Put,
+    RiskAckRecord,
+    RiskClearedRecord,
+    RiskEventRecord,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +39,8 @@ MAX_OPEN = 10_000  # keys remembered for dedup (oldest forgotten first)
 
 
 class RiskDesk:
-    def __init__(self, put: Callable[[dict[str, Any]], None], publish: Callable[[str, dict[str, Any]], None],
-                 trading_day: Callable[[], str], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, put: Put, publish: Callable[[str, dict[str, Any]], None],
+                 trading_day: Callable[[], str], clock: Callable[[], float] = LIVE.monotonic) -> None:
         """`put`: the MySQL writer's queue; `publish(event_type, data)`: the pages' event stream;
         `trading_day()`: today's trading day, YYYY-MM-DD."""
         self._put = put
@@ -60,9 +67,9 @@ class RiskDesk:
             while len(self._open) > MAX_OPEN:
                 self._open.pop(next(iter(self._open)))
         log.log(logging.ERROR if severity == "CRITICAL" else logging.WARNING, "risk event %s: %s", kind.value, message)
-        self._put({"kind": "risk_event", "uid": event.uid, "ts": str(ser.ms_to_db(event.ts_ms)),
-                   "trading_day": event.trading_day, "type": kind.value, "severity": severity, "key": event.key,
-                   "symbol": symbol, "message": event.message, "detail": detail})
+        self._put(RiskEventRecord(uid=event.uid, ts=ser.ms_to_db(event.ts_ms), trading_day=event.trading_day,
+                                  type=kind.value, severity=severity, key=event.key, symbol=symbol,
+                                  message=event.message, detail=detail))
         self._publish("risk_event", event.model_dump(mode="json"))
         return event
 
@@ -85,7 +92,7 @@ class RiskDesk:
             event = last[0].model_copy(update={"cleared_ms": now_ms()})
         assert event.cleared_ms is not None
         log.info("risk event %s cleared: %s", key, message or "healed")
-        self._put({"kind": "risk_cleared", "uid": event.uid, "cleared_at": str(ser.ms_to_db(event.cleared_ms))})
+        self._put(RiskClearedRecord(uid=event.uid, cleared_at=ser.ms_to_db(event.cleared_ms)))
         self._publish("risk_update", RiskEventUpdate(uid=event.uid, cleared_ms=event.cleared_ms,
                                                      message=message).model_dump(mode="json"))
         return event
@@ -98,8 +105,7 @@ class RiskDesk:
                 raise ValueError(f"risk event {uid} is already acknowledged")
             self._acked.add(uid)
         at = now_ms()
-        self._put({"kind": "risk_ack", "uid": uid, "acknowledged_by": operator[:64],
-                   "acknowledged_at": str(ser.ms_to_db(at))})
+        self._put(RiskAckRecord(uid=uid, acknowledged_by=operator[:64], acknowledged_at=ser.ms_to_db(at)))
         self._publish("risk_update", RiskEventUpdate(uid=uid, acknowledged_by=operator,
                                                      acknowledged_ms=at).model_dump(mode="json"))
         return {"uid": uid, "acknowledged_by": operator, "acknowledged_ms": at}
@@ -109,12 +115,12 @@ class RiskDesk:
         """One step of an order the app follows up."""
         log.info("execution %s %s %s %s x%s @%s: %s", report.execution_id, report.step.value, report.vt_orderid,
                  report.direction, report.volume, report.price, report.message)
-        self._put({"kind": "execution_report", "uid": report.uid, "ts": str(ser.ms_to_db(report.ts_ms)),
-                   "trading_day": report.trading_day, "execution_id": report.execution_id,
-                   "source": report.source, "vt_symbol": report.vt_symbol, "direction": report.direction,
-                   "offset": report.offset, "step": report.step.value, "vt_orderid": report.vt_orderid,
-                   "price": report.price, "volume": report.volume, "traded": report.traded,
-                   "attempt": report.attempt, "message": report.message[:512]})
+        self._put(ExecutionReportRecord(
+            uid=report.uid, ts=ser.ms_to_db(report.ts_ms), trading_day=report.trading_day,
+            execution_id=report.execution_id, source=report.source, vt_symbol=report.vt_symbol,
+            direction=report.direction, offset=report.offset, step=report.step.value, vt_orderid=report.vt_orderid,
+            price=report.price, volume=report.volume, traded=report.traded, attempt=report.attempt,
+            message=report.message[:512]))
         self._publish("execution", report.model_dump(mode="json"))
 
     def trading_day(self) -> str:

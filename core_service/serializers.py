@@ -1,6 +1,7 @@
 """Turn vnpy's data objects into the contract's messages and into MySQL rows.
 
-Runs on the dispatcher thread, never on vnpy's event thread. Enums go by `.name`.
+Runs on the dispatcher thread, never on vnpy's event thread. Enums go by `.name`. A record without a
+time of its own is stamped by the `clock` passed in (the core's: in a replay, the replayed time).
 """
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
+from vnpy.trader.constant import Direction
 from vnpy.trader.object import (
     AccountData,
     ContractData,
@@ -19,6 +21,7 @@ from vnpy.trader.object import (
     TradeData,
 )
 
+from common.clock import LIVE, Clock
 from common.contract import (
     AccountState,
     ContractInfo,
@@ -27,15 +30,18 @@ from common.contract import (
     TickMessage,
     TradeState,
     enum_name,
-    now_ms,
 )
 from common.contract.messages import BOOK_FIELDS
 from common.trading_calendar import CHINA_TZ, to_china, trading_day_str, utc_naive_ms
 
+DIRECTIONS: dict[Direction, Literal["LONG", "SHORT", "NET"]] = {
+    Direction.LONG: "LONG", Direction.SHORT: "SHORT", Direction.NET: "NET"}
 
-def epoch_ms(dt: datetime | None) -> int:
+
+def epoch_ms(dt: datetime | None, clock: Clock = LIVE) -> int:
+    """A time as epoch ms; no time: the clock's now."""
     if dt is None:
-        return now_ms()
+        return clock.now_ms()
     return int(to_china(dt).timestamp() * 1000)
 
 
@@ -117,7 +123,7 @@ def position_state(position: PositionData) -> PositionState:
         vt_symbol=f"{position.symbol}.{position.exchange.name}",
         symbol=position.symbol,
         exchange=position.exchange.name,
-        direction=position.direction.name,  # type: ignore[arg-type]
+        direction=DIRECTIONS[position.direction],
         volume=position.volume,
         yd_volume=position.yd_volume,
         td_volume=position.volume - position.yd_volume,
@@ -151,18 +157,20 @@ def order_state(order: OrderData) -> OrderState:
     )
 
 
-def record_trading_day(obj: OrderData | TradeData) -> str:
+def record_trading_day(obj: OrderData | TradeData, clock: Clock = LIVE) -> str:
     """The trading day of an order or trade, YYYYMMDD: the gateway's own when it gives one (CTP's
-    TradingDay, the sim's trading_day), else derived from its time (night session -> next day)."""
+    TradingDay, the sim's trading_day), else derived from its time (night session -> next day), else
+    from the clock's now."""
     extra = obj.extra or {}
     given = str((extra.get("ctp") or {}).get("TradingDay") or extra.get("trading_day") or "")
     if len(given) == 8 and given.isdigit():
         return given
-    return trading_day_str(obj.datetime or datetime.now(CHINA_TZ))
+    return trading_day_str(obj.datetime or clock.now())
 
 
-def trade_state(trade: TradeData) -> TradeState:
-    dt = to_china(trade.datetime) if trade.datetime else datetime.now(CHINA_TZ)
+def trade_state(trade: TradeData, clock: Clock = LIVE) -> TradeState:
+    """A trade without a time (never seen from a gateway) is stamped with the clock's now."""
+    dt = to_china(trade.datetime) if trade.datetime else clock.now()
     return TradeState(
         gateway=trade.gateway_name,
         vt_tradeid=trade.vt_tradeid,
@@ -175,7 +183,7 @@ def trade_state(trade: TradeData) -> TradeState:
         price=trade.price,
         volume=trade.volume,
         datetime=dt.isoformat(timespec="milliseconds"),
-        trading_day=record_trading_day(trade),
+        trading_day=record_trading_day(trade, clock),
         ts_ms=int(dt.timestamp() * 1000),
     )
 

@@ -9,14 +9,14 @@ LONG lots (vnpy's position holding, already updated by this trade), the claims a
 holding, strategy by strategy in name order; the same for SHORT. A hand *open* leaves the strategies
 as they are (they never claimed it). Every change is persisted in vnpy's strategy data, published,
 and recorded as a strategy trigger with action "pos_sync".
-Runs on vnpy's event thread, after vnpy's own handlers for the same trade event.
+Runs on vnpy's event thread, after vnpy's own handlers for the same trade event. The trigger is
+stamped by the clock passed in (the core's: in a replay, the replayed time and trading day).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
 
 from vnpy.event import Event, EventEngine
 from vnpy.trader.engine import MainEngine
@@ -24,17 +24,20 @@ from vnpy.trader.event import EVENT_TRADE
 from vnpy.trader.object import TradeData
 from vnpy_ctastrategy.template import CtaTemplate
 
-from common.contract import TriggerRecord, now_ms
-from common.trading_calendar import CHINA_TZ, trading_day_str
+from common.clock import LIVE, Clock
+from common.contract import TriggerRecord
+from common.trading_calendar import trading_day_str
 from core_service.cta import ArbigCtaEngine
+from core_service.serializers import epoch_ms
 
 log = logging.getLogger(__name__)
 
 
 class StrategyPosSync:
     def __init__(self, event_engine: EventEngine, main_engine: MainEngine, cta: ArbigCtaEngine,
-                 report: Callable[[str, str, str], None]) -> None:
+                 report: Callable[[str, str, str], None], clock: Clock = LIVE) -> None:
         self.event_engine = event_engine
+        self.clock = clock
         self.main_engine = main_engine
         self.cta = cta
         self.report = report
@@ -72,8 +75,9 @@ class StrategyPosSync:
         self.cta.sync_strategy_data(strategy)
         self.cta.put_strategy_event(strategy)
         if self.cta.sink:
+            at = self.clock.now()
             self.cta.sink.on_trigger(TriggerRecord(
-                ts_ms=now_ms(), trading_day=trading_day_str(datetime.now(CHINA_TZ)), strategy=strategy.strategy_name,
+                ts_ms=epoch_ms(at), trading_day=trading_day_str(at), strategy=strategy.strategy_name,
                 vt_symbol=strategy.vt_symbol, condition=why[:255], price=trade.price, volume=abs(strategy.pos - old),
                 action="pos_sync", result="success", vt_orderids=[trade.vt_orderid]))
         log.warning("strategy %s: %s", strategy.strategy_name, why)

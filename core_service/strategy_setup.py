@@ -16,6 +16,7 @@ from typing import Any
 
 from vnpy.trader.engine import MainEngine
 
+from common.clock import LIVE, Clock
 from common.config import AppConfig
 from core_service.commands import EventThreadRunner
 from core_service.cta import ArbigCtaEngine
@@ -27,8 +28,10 @@ INIT_WAIT_S = 120.0
 
 class StrategySetup:
     def __init__(self, config: AppConfig, cta: ArbigCtaEngine, main_engine: MainEngine, runner: EventThreadRunner,
-                 report: Report, recovery: str, ready: Callable[[], bool], halted: Callable[[], bool]) -> None:
+                 report: Report, recovery: str, ready: Callable[[], bool], halted: Callable[[], bool],
+                 clock: Clock = LIVE) -> None:
         self.config = config
+        self.clock = clock
         self.cta = cta
         self.main_engine = main_engine
         self.runner = runner
@@ -84,8 +87,8 @@ class StrategySetup:
             gateway.release_replay()
 
     def _wait_for_account(self) -> None:
-        deadline = time.monotonic() + ACCOUNT_WAIT_S
-        while time.monotonic() < deadline and not self.halted():
+        deadline = self.clock.monotonic() + ACCOUNT_WAIT_S
+        while self.clock.monotonic() < deadline and not self.halted():
             if self.ready():
                 return
             time.sleep(0.1)

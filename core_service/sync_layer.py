@@ -3,24 +3,24 @@
 Layers (README "Sync with the broker"): the push (vnpy's OnRtnOrder/OnRtnTrade, as always); the
 order/trade query fallback (`order_sync`); the follow-up of the orders the app sends itself
 (`execution`); the position comparison with external closes and drift (`position_sync`); the order
-diagnosis (`diagnose`). Everything they find goes through the risk desk (`risk_events`).
+diagnosis (`diagnose`). Everything they find goes through the risk desk (`risk_events`). Their
+trading day and deadlines come from the core's `clock` (in a replay: the replayed day).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import pymysql
 from vnpy.trader.constant import Direction
 from vnpy.trader.engine import MainEngine
 
+from common.clock import LIVE, Clock
 from common.config import AppConfig
 from common.contract import Command, CommandType, GatewayState, GatewayStatus, RiskEventType
-from common.trading_calendar import CHINA_TZ, trading_day_str
+from common.trading_calendar import trading_day_str
 from core_service import serializers as ser
 from core_service.commands import EventThreadRunner, Refused
 from core_service.cta import ArbigCtaEngine
@@ -37,29 +37,30 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Command], dict[str, Any]]
 
 
-def today() -> str:
-    """Today's trading day (YYYY-MM-DD) by the wall clock."""
-    return ser.day_to_db(trading_day_str(datetime.now(CHINA_TZ)))
-
-
 class SyncLayer:
     def __init__(self, config: AppConfig, main_engine: MainEngine, cta: ArbigCtaEngine, recorder: Recorder,
                  writer: MysqlWriter, runner: EventThreadRunner, gateway: Any,
-                 not_ready: Callable[[], str], *, db_connect: Callable[[], Any]) -> None:
+                 not_ready: Callable[[], str], *, db_connect: Callable[[], Any], clock: Clock = LIVE) -> None:
         self.config = config
+        self.clock = clock
         self.main_engine = main_engine
         self.gateway = gateway
         self.gateway_name = gateway.gateway_name
-        self.risk = RiskDesk(writer.put, recorder.publish_event, today)
+        self.risk = RiskDesk(writer.put, recorder.publish_event, self.today, clock=clock.monotonic)
         self._db_connect = db_connect
         # -- order sync (query fallback): built here
         self.order_sync = OrderSync(config.sync, main_engine, gateway, self.risk)
         # -- execution (order follow-up): built here
         self.execution = Execution(config.execution, main_engine, cta, runner, self.risk, self.gateway_name)
         recorder.order_listeners.append(self.execution.on_order)
-        self.diagnoser = Diagnoser.build(main_engine, gateway, not_ready, recorder.contracts)
+        self.diagnoser = Diagnoser.build(main_engine, gateway, not_ready, recorder.contracts, clock)
         self.position_sync = PositionSync(config.sync, main_engine, self.gateway_name, db_connect, writer, recorder,
-                                          self.risk, today, time.monotonic, getattr(self, "order_sync", None))
+                                          self.risk, self.today, clock.monotonic,
+                                          getattr(self, "order_sync", None))
+
+    def today(self) -> str:
+        """Today's trading day (YYYY-MM-DD) by the core's clock."""
+        return ser.day_to_db(trading_day_str(self.clock.now()))
 
     def start(self) -> None:
         self.order_sync.start()

@@ -1,6 +1,9 @@
 """The MySQL writer's statements: one parameterised statement per record kind, and the order kinds
 are written in within a batch. Every statement is idempotent (unique keys + upserts), so a batch
 written twice (a spool replayed after a partial failure) changes nothing.
+
+A statement's parameters are named by the fields of its kind's model (`core_service.records`);
+`check_statements` (run at import) refuses a name the model does not have, so the two cannot drift.
 """
 
 from __future__ import annotations
@@ -8,7 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from core_service.contracts_table import COLUMNS as CONTRACT_COLUMNS
 from core_service.pnl_ledger import SETTLEMENT_STATEMENT, SETTLEMENT_STATEMENT_FIELDS
+from core_service.records import MODELS
 
 FINAL = "('ALLTRADED','CANCELLED','REJECTED')"
 # A row already there (same trade identity or uid) is left as it is. Unlike INSERT IGNORE this
@@ -124,6 +129,23 @@ KIND_ORDER = ["settlement", "order", "trade",
               "contract", "position_adopt", "external_close", "ledger", *UPDATES]
 
 
+def check_statements() -> None:
+    """Every parameter of a statement is a field of its kind's model, and every kind has its place in
+    a batch; ValueError naming the first that is not."""
+    for kind, (_, columns) in {**STATEMENTS, "contract": ("", CONTRACT_COLUMNS)}.items():
+        model = MODELS.get(kind)
+        if model is None:
+            raise ValueError(f"statement for {kind!r}: no record model of that kind")
+        missing = [c for c in columns if c not in model.model_fields]
+        if missing:
+            raise ValueError(f"statement for {kind!r}: {missing} not fields of {model.__name__}")
+    if sorted(KIND_ORDER) != sorted(MODELS):
+        raise ValueError(f"KIND_ORDER {sorted(KIND_ORDER)} does not list every record kind {sorted(MODELS)}")
+
+
+check_statements()
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, default=str)
@@ -131,5 +153,7 @@ def _cell(value: Any) -> Any:
 
 
 def row_of(record: dict[str, Any]) -> tuple[Any, ...]:
+    """A statement's parameters from a record as the writer keeps it (a record's JSON-safe dump, every
+    field present): KeyError, never a silent NULL, for a field it does not have."""
     _, columns = STATEMENTS[record["kind"]]
-    return tuple(_cell(record.get(column)) for column in columns)
+    return tuple(_cell(record[column]) for column in columns)

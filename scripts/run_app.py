@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from common.clock import LIVE  # noqa: E402
 from common.config import AppConfig, ConfigError, Secrets, config_path, load_config, load_secrets  # noqa: E402
 
 STOP_TIMEOUT_S = 8.0
@@ -88,7 +89,7 @@ class Supervisor:
     # ------------------------------------------------------------ the loop
     def run(self) -> int:
         self.core, self.web = self.start("core_service"), self.start("web_service")
-        self.web_started = time.monotonic()
+        self.web_started = LIVE.monotonic()
         say(f"core (pid {self.core.pid}) and web (pid {self.web.pid}) started; open "
             f"http://{self.config.web.host}:{self.config.web.port} (Ctrl-C stops both)")
         while not self.stopping:
@@ -110,7 +111,7 @@ class Supervisor:
             say(f"{why} ({describe_exit(rc)}); stopping the web service", error=rc != 0)
             self.code, self.stopping = rc, why
             return
-        now = time.monotonic()
+        now = LIVE.monotonic()
         self.core_crashes.append(now)
         while self.core_crashes and now - self.core_crashes[0] > CORE_RESTART_WINDOW_S:
             self.core_crashes.popleft()
@@ -128,18 +129,18 @@ class Supervisor:
 
     def watch_web(self) -> None:
         if self.web is None:
-            if time.monotonic() >= self.web_next_start:
-                self.web, self.web_started = self.start("web_service"), time.monotonic()
+            if LIVE.monotonic() >= self.web_next_start:
+                self.web, self.web_started = self.start("web_service"), LIVE.monotonic()
                 say(f"web service restarted (pid {self.web.pid})")
             return
         rc = self.web.poll()
         if rc is None:
-            if time.monotonic() - self.web_started > WEB_MIN_UPTIME_S:
+            if LIVE.monotonic() - self.web_started > WEB_MIN_UPTIME_S:
                 self.web_first_start = False
                 self.web_restarts = 0
             return
         self.web = None
-        uptime = time.monotonic() - self.web_started
+        uptime = LIVE.monotonic() - self.web_started
         if self.web_first_start and uptime < WEB_MIN_UPTIME_S:
             say(f"the web service exited with {describe_exit(rc)} {uptime:.1f}s after its start; "
                 "stopping the core", error=True)
@@ -148,7 +149,7 @@ class Supervisor:
         delay = min(WEB_RESTART_DELAY_S * 2 ** self.web_restarts, WEB_RESTART_DELAY_MAX_S)
         self.web_restarts += 1
         self.web_first_start = False
-        self.web_next_start = time.monotonic() + delay
+        self.web_next_start = LIVE.monotonic() + delay
         self.record("supervisor", f"the web service exited with {describe_exit(rc)} after {uptime:.0f}s; the core"
                     f" keeps trading, restarting the web service in {delay:.0f}s", "WARNING")
 
@@ -157,10 +158,10 @@ class Supervisor:
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
+        deadline = LIVE.monotonic() + STOP_TIMEOUT_S
         for child in children:
             try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                child.wait(timeout=max(0.1, deadline - LIVE.monotonic()))
             except subprocess.TimeoutExpired:
                 say(f"{child.args[-1]} did not stop in {STOP_TIMEOUT_S:.0f}s, killing it", error=True)
                 child.kill()

@@ -1,4 +1,5 @@
-/* System page: core/gateway/stores status, main-contract switch, live system events, operator audit. */
+/* System page: core/gateway/stores status (with the core's lifecycle state), the holiday-calendar warning
+   (from /healthz), main-contract switch, live system events, operator audit. */
 "use strict";
 (function () {
   const A = window.ARBIG, $ = A.$;
@@ -10,10 +11,20 @@
     return v ? '<span class="ok">' + A.esc(okText || A.t("ok")) + "</span>" : '<span class="bad">' + A.esc(badText || A.t("fail")) + "</span>";
   }
   function setText(id, text) { $("#" + id).textContent = text; }
+  const STATE_CLASS = { running: "ok", degraded: "warn", starting: "warn", stopping: "warn", stopped: "bad" };
+  function renderCoreState(hb) {
+    const state = hb ? hb.state : null;  // a heartbeat from an older core carries "running"
+    $("#s-core-state").innerHTML = state ? '<span class="' + (STATE_CLASS[state] || "") + '">' + A.esc(A.t("cs_" + state)) + "</span>"
+      : '<span class="muted">' + A.t("none") + "</span>";
+    const reason = hb && state === "degraded" ? hb.state_reason : "";
+    $("#s-core-reason-row").classList.toggle("hidden", !reason);
+    setText("s-core-reason", reason || A.t("none"));
+  }
   function renderStatus(st) {
     status = st;
     const hb = st.heartbeat, gw = st.gateway;
     $("#s-core").innerHTML = yesNo(st.core_alive, A.t("alive"), A.t("down"));
+    renderCoreState(hb);
     setText("s-pid", hb ? hb.pid : A.t("none"));
     setText("s-started", hb ? A.fmtDateTime(hb.started_ms) : A.t("none"));
     setText("s-main", st.main_contract || A.t("none"));
@@ -108,6 +119,15 @@
     while (tbody.rows.length > AUDIT_PAGE) tbody.deleteRow(-1);
   }
 
+  /* ---------------------------------------------------------------- holiday calendar coverage (from /healthz) */
+  const CALENDAR_EVERY_MS = 10 * 60 * 1000;
+  async function checkCalendar() {
+    const res = await A.api("GET", "/healthz");
+    const warning = res.body && res.body.calendar_warning;
+    $("#calendar-warning").classList.toggle("hidden", !warning);
+    setText("calendar-warning-text", warning || "");
+  }
+
   A.on("heartbeat", renderStatus);
   A.on("contracts", onContracts);
   A.on("system", onSystem);
@@ -116,4 +136,6 @@
   $("#sw-button").onclick = switchMain;
   A.onLang(() => { if (status) renderStatus(status); });
   auditPager.reset();
+  checkCalendar();
+  setInterval(checkCalendar, CALENDAR_EVERY_MS);
 })();

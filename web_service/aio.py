@@ -8,7 +8,6 @@ web service then hung at shutdown). So cancel again until the tasks are done or 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterable
 
 RECANCEL_EVERY_S = 0.2
@@ -17,9 +16,10 @@ RECANCEL_EVERY_S = 0.2
 async def cancel_and_wait(tasks: Iterable[asyncio.Task[None]], timeout_s: float) -> set[asyncio.Task[None]]:
     """Cancel the tasks (repeatedly) and wait for them; returns those still running after timeout_s."""
     pending = {task for task in tasks if not task.done()}
-    deadline = time.monotonic() + timeout_s
+    loop = asyncio.get_running_loop()  # the event loop's own monotonic clock times the wait
+    deadline = loop.time() + timeout_s
     while pending:
-        remaining = deadline - time.monotonic()
+        remaining = deadline - loop.time()
         if remaining <= 0:
             break
         for task in pending:

@@ -2,17 +2,17 @@
 
 Every route here changes something, so every route depends on `require_csrf`. Input is validated
 with the contract's models before anything is sent (422, nothing sent). The core's answer maps to
-200 (done), 409 (refused), 422 (failed); no answer in time is 503. The web's own refusals carry a code
+200 (done), 409 (refused), 422 (failed); no answer in time is 503 (web_service/commands.py). The answers'
+models are in web_service/command_schemas.py. The web's own refusals carry a code
 and vars like the core's (web_service.errors.Refusal), so the browser shows them in the operator's language.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
@@ -23,10 +23,12 @@ from common.contract import (
     ClosePositionParams,
     Command,
     CommandType,
+    MainContract,
     PositionState,
     position_field,
 )
 from web_service.auth import require_csrf
+from web_service.command_schemas import CommandAnswer, MainContractAnswer
 from web_service.errors import VALIDATION_RESPONSES, CodedRoute, Refusal, validation_response
 from web_service.services import Services, Svc
 from web_service.settings import MAIN_SWITCH_WAIT_S
@@ -71,6 +73,14 @@ async def _check_close(svc: Services, params: ClosePositionParams) -> None:
                       volume=params.volume, held=f"{held:g}", **where)
 
 
+COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {"model": CommandAnswer, "description": "the core refused the command (the web's own refusals, made"
+                                                 " before sending, answer {detail, code, vars})"},
+    503: {"model": CommandAnswer, "description": "no answer in time (`withdrawn` says whether it can still run),"
+                                                 " or Redis lost after sending"},
+}
+
+
 # Types this endpoint does not send (422, nothing sent): each has its own checked route, or is the CLI's only.
 # type -> (code, English text)
 NOT_FROM_THE_BROWSER = {
@@ -87,8 +97,9 @@ NOT_FROM_THE_BROWSER = {
 
 
 @router.post("/commands", summary="Send a command to the core (strategy.*, position.close, order.cancel,"
-             " emergency.stop, the read-only sync.check and order.diagnose) and wait for its answer")
-async def post_command(body: CommandRequest, svc: Svc) -> JSONResponse:
+             " emergency.stop, the read-only sync.check and order.diagnose) and wait for its answer",
+             response_model=CommandAnswer, response_model_exclude_unset=True, responses=COMMAND_RESPONSES)
+async def post_command(body: CommandRequest, svc: Svc, response: Response) -> CommandAnswer | JSONResponse:
     if body.type in NOT_FROM_THE_BROWSER:
         code, how = NOT_FROM_THE_BROWSER[body.type]
         raise Refusal(422, code, f"{body.type.value} is not sent from here, nothing sent: {how}", type=body.type.value)
@@ -101,21 +112,24 @@ async def post_command(body: CommandRequest, svc: Svc) -> JSONResponse:
     if command.type == CommandType.POSITION_CLOSE:
         await _check_close(svc, command.typed_params())
     outcome = await svc.commands.send(command)
-    return JSONResponse(outcome.body, status_code=outcome.http_status)
+    response.status_code = outcome.http_status
+    return outcome.answer
 
 
-async def _wait_for_main(svc: Services, symbol: str) -> dict[str, Any] | None:
-    deadline = time.monotonic() + MAIN_SWITCH_WAIT_S
-    while time.monotonic() < deadline:
+async def _wait_for_main(svc: Services, symbol: str) -> MainContract | None:
+    deadline = svc.clock.monotonic() + MAIN_SWITCH_WAIT_S
+    while svc.clock.monotonic() < deadline:
         main = await svc.live.main_contract()
         if main and main.symbol == symbol:
-            return main.model_dump()
+            return main
         await asyncio.sleep(0.25)
     return None
 
 
-@router.post("/main-contract", summary="Switch the main contract: writes the config file, waits for the core")
-async def post_main_contract(body: SwitchRequest, svc: Svc) -> JSONResponse:
+@router.post("/main-contract", summary="Switch the main contract: writes the config file, waits for the core",
+             response_model=MainContractAnswer, responses={202: {"model": MainContractAnswer, "description": (
+                 "the config file names the new contract, but the core had not switched in time")}})
+async def post_main_contract(body: SwitchRequest, svc: Svc, response: Response) -> MainContractAnswer:
     known = {c.symbol for c in await svc.live.contracts()}
     if body.symbol not in known:
         raise Refusal(422, "switch_unknown", f"the gateway does not know {body.symbol}; choose one of {sorted(known)}",
@@ -125,22 +139,22 @@ async def post_main_contract(body: SwitchRequest, svc: Svc) -> JSONResponse:
     async with _switch_lock:
         current = await svc.live.main_contract()
         if current and current.symbol == body.symbol:
-            return JSONResponse({"status": "unchanged", "main_contract": current.model_dump(),
-                                 "detail": f"{body.symbol} is already the main contract",
-                                 "code": "switch_unchanged", "vars": {"symbol": body.symbol}})
+            return MainContractAnswer.model_validate({
+                "status": "unchanged", "main_contract": current, "detail": f"{body.symbol} is already the main contract",
+                "code": "switch_unchanged", "vars": {"symbol": body.symbol}})
         try:
             await asyncio.to_thread(update_main_contract_file, svc.web.config_file, body.symbol)
         except (ConfigError, OSError, ValueError) as exc:
             raise Refusal(422, "switch_config", f"the config file was not changed: {exc}", error=str(exc)) from exc
         switched = await _wait_for_main(svc, body.symbol)
     if switched:
-        return JSONResponse({"status": "switched", "main_contract": switched,
-                             "detail": f"the core now uses {body.symbol} as the main contract",
-                             "code": "switch_done", "vars": {"symbol": body.symbol}})
-    return JSONResponse(
-        {"status": "pending", "main_contract": current.model_dump() if current else None,
-         "detail": f"the config file now names {body.symbol}, but the core had not switched within"
-                   f" {MAIN_SWITCH_WAIT_S:g} s; is it running? Check the system events.",
-         "code": "switch_pending", "vars": {"symbol": body.symbol, "s": MAIN_SWITCH_WAIT_S}},
-        status_code=202,
-    )
+        return MainContractAnswer.model_validate({
+            "status": "switched", "main_contract": switched,
+            "detail": f"the core now uses {body.symbol} as the main contract",
+            "code": "switch_done", "vars": {"symbol": body.symbol}})
+    response.status_code = 202
+    return MainContractAnswer.model_validate({
+        "status": "pending", "main_contract": current,
+        "detail": f"the config file now names {body.symbol}, but the core had not switched within"
+                  f" {MAIN_SWITCH_WAIT_S:g} s; is it running? Check the system events.",
+        "code": "switch_pending", "vars": {"symbol": body.symbol, "s": MAIN_SWITCH_WAIT_S}})

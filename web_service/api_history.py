@@ -23,7 +23,8 @@ from web_service import history
 from web_service.auth import require_session
 from web_service.errors import VALIDATION_RESPONSES, QueryDate, QueryDatetime, QueryInt, refuse_unknown_query
 from web_service.history import BadCursor, TradeQuery
-from web_service.services import Svc
+from web_service.schemas import AuditPage, EquityCurve, Performance, SystemEventPage, TradePage, TriggerPage
+from web_service.services import Svc, WebClock
 from web_service.settings import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 
 router = APIRouter(prefix="/api", tags=["history"], dependencies=[Depends(require_session), Depends(refuse_unknown_query)],
@@ -73,9 +74,10 @@ def trade_query(
 TradeFilter = Annotated[TradeQuery, Depends(trade_query)]
 
 
-@router.get("/trades", summary="Trade history, newest first, keyset-paginated (follow next_cursor)")
-def get_trades(q: TradeFilter, svc: Svc) -> dict[str, Any]:
-    return history.trade_page(svc.db, q)
+@router.get("/trades", summary="Trade history, newest first, keyset-paginated (follow next_cursor)",
+            response_model=TradePage)
+def get_trades(q: TradeFilter, svc: Svc) -> TradePage:
+    return TradePage.model_validate(history.trade_page(svc.db, q))
 
 
 def _csv_lines(batches: Iterator[list[dict[str, Any]]]) -> Iterator[str]:
@@ -99,45 +101,50 @@ def _csv_lines(batches: Iterator[list[dict[str, Any]]]) -> Iterator[str]:
 
 
 @router.get("/trades.csv", summary="CSV export of every trade matching the filters (page_size ignored)")
-def get_trades_csv(q: TradeFilter, svc: Svc) -> StreamingResponse:
+def get_trades_csv(q: TradeFilter, svc: Svc, clock: WebClock) -> StreamingResponse:
     batches = history.trade_batches(svc.db, q)
     first = next(batches, [])  # runs the first query now: a MySQL error is a clean 503, not a cut-off file
-    stamp = datetime.now(CHINA_TZ).strftime("%Y%m%d_%H%M%S")
+    stamp = clock.now().strftime("%Y%m%d_%H%M%S")
     headers = {"Content-Disposition": f'attachment; filename="arbig_trades_{stamp}.csv"'}
     return StreamingResponse(_csv_lines(itertools.chain([first], batches)), media_type="text/csv; charset=utf-8",
                              headers=headers)
 
 
-@router.get("/account/equity", summary="Equity curve (balance) from account snapshots")
-async def get_equity(svc: Svc, range: Range = "today") -> dict[str, Any]:
-    return await asyncio.to_thread(history.equity_curve, svc.db, range)
+@router.get("/account/equity", summary="Equity curve (balance) from account snapshots", response_model=EquityCurve)
+async def get_equity(svc: Svc, range: Range = "today") -> EquityCurve:
+    return EquityCurve.model_validate(await asyncio.to_thread(history.equity_curve, svc.db, range, None, svc.clock))
 
 
-@router.get("/performance", summary="Closed-trade statistics, max drawdown and daily Sharpe/Sortino for a range")
-async def get_performance(svc: Svc, range: Range = "today") -> dict[str, Any]:
+@router.get("/performance", summary="Closed-trade statistics, max drawdown and daily Sharpe/Sortino for a range",
+            response_model=Performance)
+async def get_performance(svc: Svc, range: Range = "today") -> Performance:
     # closed positions carry their contract size: MySQL only, no Redis read
-    return await asyncio.to_thread(performance_history.performance_report, svc.db, svc.fills, range)
+    report = await asyncio.to_thread(performance_history.performance_report, svc.db, svc.fills, range, None, svc.clock)
+    return Performance.model_validate(report)
 
 
 def _int_cursor(cursor: str | None) -> int | None:
     return None if cursor is None else int(cursor)  # digits only (the Cursor pattern)
 
 
-@router.get("/triggers", summary="Strategy trigger records, newest first (optionally of one strategy)")
+@router.get("/triggers", summary="Strategy trigger records, newest first (optionally of one strategy)",
+            response_model=TriggerPage)
 def get_triggers(
     svc: Svc,
     strategy: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")] = None,
     cursor: Cursor = None,
     page_size: PageSize = PAGE_SIZE_DEFAULT,
-) -> dict[str, Any]:
-    return history.trigger_page(svc.db, strategy, _int_cursor(cursor), page_size)
+) -> TriggerPage:
+    return TriggerPage.model_validate(history.trigger_page(svc.db, strategy, _int_cursor(cursor), page_size))
 
 
-@router.get("/system/events", summary="System events (connects, logins, errors ...), newest first")
-def get_system_events(svc: Svc, cursor: Cursor = None, page_size: PageSize = PAGE_SIZE_DEFAULT) -> dict[str, Any]:
-    return history.system_events(svc.db, _int_cursor(cursor), page_size)
+@router.get("/system/events", summary="System events (connects, logins, errors ...), newest first",
+            response_model=SystemEventPage)
+def get_system_events(svc: Svc, cursor: Cursor = None, page_size: PageSize = PAGE_SIZE_DEFAULT) -> SystemEventPage:
+    return SystemEventPage.model_validate(history.system_events(svc.db, _int_cursor(cursor), page_size))
 
 
-@router.get("/audit", summary="Operator commands and the core's answers (audit), newest first")
-def get_audit(svc: Svc, cursor: Cursor = None, page_size: PageSize = PAGE_SIZE_DEFAULT) -> dict[str, Any]:
-    return history.command_audit_page(svc.db, _int_cursor(cursor), page_size)
+@router.get("/audit", summary="Operator commands and the core's answers (audit), newest first",
+            response_model=AuditPage)
+def get_audit(svc: Svc, cursor: Cursor = None, page_size: PageSize = PAGE_SIZE_DEFAULT) -> AuditPage:
+    return AuditPage.model_validate(history.command_audit_page(svc.db, _int_cursor(cursor), page_size))

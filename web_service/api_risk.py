@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import pymysql
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
@@ -23,9 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 from common.contract import COMMAND_ID_RE, Command, CommandType, RiskEventType
 from web_service import risk_history
 from web_service.auth import require_csrf, require_session
+from web_service.command_schemas import CommandAnswer
 from web_service.errors import VALIDATION_RESPONSES, QueryInt, refuse_unknown_query, validation_response
 from web_service.history import BadCursor
 from web_service.risk_history import RiskQuery
+from web_service.schemas import AckRefused, Executions, RiskPage
 from web_service.services import Services, Svc
 from web_service.settings import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from web_service.shapes import iso_utc
@@ -63,6 +65,7 @@ Flag = Annotated[
     "/risk-events",
     summary="Risk events, newest first, keyset-paginated; with the count of unacknowledged"
     " events (the header badge)",
+    response_model=RiskPage,
 )
 def get_risk_events(
     svc: Svc,
@@ -71,7 +74,7 @@ def get_risk_events(
     severity: Literal["INFO", "WARNING", "CRITICAL"] | None = None,
     cursor: RiskCursor = None,
     page_size: PageSize = PAGE_SIZE_DEFAULT,
-) -> dict[str, Any]:
+) -> RiskPage:
     query = RiskQuery(
         unacked=unacked in ("1", "true"),
         type=type.value if type else None,
@@ -80,7 +83,7 @@ def get_risk_events(
         cursor=cursor,
     )
     try:
-        return risk_history.risk_page(svc.db, query)
+        return RiskPage.model_validate(risk_history.risk_page(svc.db, query))
     except BadCursor as exc:
         raise HTTPException(422, str(exc)) from exc
 
@@ -89,6 +92,7 @@ def get_risk_events(
     "/executions",
     summary="Execution reports of the orders the app follows up, grouped by execution"
     " (steps in order), the most recently active first",
+    response_model=Executions,
 )
 def get_executions(
     svc: Svc,
@@ -98,8 +102,8 @@ def get_executions(
     limit: Annotated[
         QueryInt, Query(ge=1, le=EXECUTIONS_MAX, description="executions, at most 100")
     ] = EXECUTIONS_DEFAULT,
-) -> dict[str, Any]:
-    return risk_history.recent_executions(svc.db, execution_id, limit)
+) -> Executions:
+    return Executions.model_validate(risk_history.recent_executions(svc.db, execution_id, limit))
 
 
 class AckRequest(BaseModel):
@@ -121,8 +125,8 @@ def _acknowledged(by: str, at_ms: int | None, uid: str) -> JSONResponse:
 
 async def _known_state(svc: Services, uid: str) -> tuple[str, int | None] | None:
     """(acknowledged_by, acknowledged_ms) from MySQL or, for an event seen live whose row is not written yet
-    (or an acknowledgement not stored yet), from the hub; None when neither knows the uid."""
-    live = svc.hub.risk.seen(uid)
+    (or an acknowledgement not stored yet), from the read model; None when neither knows the uid."""
+    live = svc.cache.risk.seen(uid)
     try:
         row = await asyncio.to_thread(risk_history.risk_state, svc.db, uid)
     except pymysql.MySQLError as exc:
@@ -132,7 +136,7 @@ async def _known_state(svc: Services, uid: str) -> tuple[str, int | None] | None
                 f"MySQL is unavailable ({type(exc).__name__}): cannot check that the risk event"
                 " exists; nothing sent. Try again when MySQL answers.",
             ) from exc
-        row = None  # seen live: acknowledged by the hub's knowledge alone
+        row = None  # seen live: acknowledged by the read model's knowledge alone
     if row is not None and row["acknowledged_ms"] is not None:
         return row["acknowledged_by"], row["acknowledged_ms"]
     if live is not None and live[1] is not None:
@@ -145,6 +149,8 @@ async def _known_state(svc: Services, uid: str) -> tuple[str, int | None] | None
 @write.post(
     "/risk-events/{uid}/ack",
     summary="Acknowledge a risk event: sends the audited command risk.ack and waits for the core's answer",
+    response_model=CommandAnswer,
+    responses={409: {"model": AckRefused, "description": "already acknowledged (nothing sent), or the core refused"}},
 )
 async def post_ack(
     uid: Annotated[str, Path(max_length=64, description="the event's uid (32 hex digits)")],
@@ -168,7 +174,7 @@ async def post_ack(
         )
     except ValidationError as exc:
         return validation_response(exc.errors(), "invalid risk.ack command, nothing sent")
-    async with svc.hub.risk.ack_lock(uid):
+    async with svc.cache.risk.ack_lock(uid):
         known = await _known_state(svc, uid)
         if known is None:
             raise HTTPException(404, f"没有这个风险事件 / no risk event with uid {uid}; nothing sent")
@@ -178,7 +184,7 @@ async def post_ack(
         if outcome.http_status == 200:
             result = outcome.body.get("result") or {}
             at_ms = result.get("acknowledged_ms")
-            svc.hub.risk.note_acknowledged(
+            svc.cache.risk.note_acknowledged(
                 uid,
                 str(result.get("acknowledged_by") or command.operator),
                 at_ms if isinstance(at_ms, int) else command.issued_ms,

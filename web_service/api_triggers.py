@@ -8,13 +8,14 @@ one readable sentence (nothing is read then).
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from web_service import trigger_stats
 from web_service.auth import require_session
 from web_service.errors import VALIDATION_RESPONSES, QueryInt, refuse_unknown_query
+from web_service.schemas import TriggerStats
 from web_service.services import Svc
 
 router = APIRouter(
@@ -38,7 +39,9 @@ StrategyName = Annotated[
     "/triggers/stats",
     summary="Trigger statistics per strategy and trading day: signals by action and result (success, failed,"
     " pending, refused), pos_sync apart, fill ratio, average slippage against the trigger price",
+    response_model=TriggerStats,
 )
 async def get_trigger_stats(svc: Svc, days: Days = trigger_stats.DEFAULT_DAYS,
-                            strategy: StrategyName = None) -> dict[str, Any]:
-    return await asyncio.to_thread(trigger_stats.trigger_stats, svc.db, days, strategy)
+                            strategy: StrategyName = None) -> TriggerStats:
+    stats = await asyncio.to_thread(trigger_stats.trigger_stats, svc.db, days, strategy, None, svc.clock)
+    return TriggerStats.model_validate(stats)

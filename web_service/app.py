@@ -22,6 +22,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from common.clock import LIVE, Clock
 from common.config import PROJECT_ROOT
 from web_service import (
     api_bars,
@@ -74,12 +75,12 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(web: WebSettings, svc: Services | None = None) -> FastAPI:
-    """The app; `svc` lets tests pass prepared services (otherwise built from `web`)."""
+def create_app(web: WebSettings, svc: Services | None = None, clock: Clock = LIVE) -> FastAPI:
+    """The app; `svc` lets tests pass prepared services (otherwise built from `web` with `clock`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = svc or Services.build(web)
+        services = svc or Services.build(web, clock)
         app.state.services = services
         await services.start()
         # Everything loaded so far lives for the whole process: keep it out of the cyclic GC, whose

@@ -28,6 +28,7 @@ from jinja2 import Environment
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from common.clock import LIVE, Clock
 from common.config import PROJECT_ROOT, MysqlConfig, RedisConfig, Secrets
 from common.contract import now_ms
 from common.db import Database, connect_kwargs
@@ -71,11 +72,13 @@ class WebDatabase(Database):
     costs a request a few seconds, while a slow query on a healthy server still completes. (Socket
     timeouts alone cannot do both: the pool's ping and reconnect retries multiply them.)"""
 
-    def __init__(self, cfg: MysqlConfig, secrets: Secrets | None = None, max_connections: int = 16) -> None:
+    def __init__(self, cfg: MysqlConfig, secrets: Secrets | None = None, max_connections: int = 16,
+                 clock: Clock = LIVE) -> None:
         super().__init__(cfg, secrets, max_connections, connect_timeout=MYSQL_CONNECT_TIMEOUT_S,
                          read_timeout=MYSQL_IO_TIMEOUT_S, write_timeout=MYSQL_IO_TIMEOUT_S)
         self._probe_kwargs = connect_kwargs(cfg, secrets, cfg.database, MYSQL_PROBE_TIMEOUT_S,
                                             MYSQL_PROBE_TIMEOUT_S, MYSQL_PROBE_TIMEOUT_S)
+        self.clock = clock  # dates an outage (down_since_ms)
         self._workers = ThreadPoolExecutor(max_connections, thread_name_prefix="web-mysql")
         self._probe_conn: pymysql.Connection | None = None
         self._probe_lock = threading.Lock()
@@ -110,14 +113,14 @@ class WebDatabase(Database):
                 return False
             self.probed = True
             if self.down_since_ms is not None:
-                log.info("MySQL answers again after %.0f s", (now_ms() - self.down_since_ms) / 1000)
+                log.info("MySQL answers again after %.0f s", (self.clock.now_ms() - self.down_since_ms) / 1000)
                 self.down_since_ms = None
             return True
 
     def _mark_down(self, error: str) -> None:
         self.probed, self.last_error = True, error[:200]
         if self.down_since_ms is None:
-            self.down_since_ms = now_ms()
+            self.down_since_ms = self.clock.now_ms()
             log.warning("MySQL is not answering (%s): history requests get 503 until it does", self.last_error)
 
     def _close_probe(self) -> None:

@@ -2,7 +2,8 @@
 
 Rendered on the server (templates/api_docs.html) instead of a Swagger viewer, which would come from a
 CDN (the pages allow scripts from this app only) or as ~1.5 MB of vendored code. Each operation shows its
-method, path, summary, parameters with their constraints, request body fields and answers; the raw
+method, path, summary, parameters with their constraints, request body fields and answers (with the
+response model's name, web_service/schemas.py); the raw
 document is GET /openapi.json. Both are behind login like every page."""
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Operation:
     description: str
     fields: list[Param]
     body: str  # name of the request body's schema ('' = none)
-    responses: list[tuple[str, str]]
+    responses: list[tuple[str, str, str]]  # (status, description, response model or type; '' = none)
     anchor: str
 
 
@@ -94,9 +95,14 @@ def _body(op: dict[str, Any], schemas: dict[str, Any]) -> tuple[str, list[Param]
     return name, fields
 
 
+def _response_type(response: dict[str, Any]) -> str:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return type_text(schema) if schema else ""
+
+
 def _operation(path: str, method: str, op: dict[str, Any], schemas: dict[str, Any]) -> Operation:
     body, body_fields = _body(op, schemas)
-    responses = [(code, r.get("description", "")) for code, r in op.get("responses", {}).items()]
+    responses = [(code, r.get("description", ""), _response_type(r)) for code, r in op.get("responses", {}).items()]
     anchor = f"{method}-{path}".replace("/", "-").replace("{", "").replace("}", "").replace(".", "-")
     return Operation(method.upper(), path, op.get("summary", ""), op.get("description", ""),
                      _parameters(op) + body_fields, body, responses, anchor)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from common.clock import LIVE, Clock
 from common.db import Database
 from common.performance.ranges import market_now, range_filter
 from common.performance.rows import jsonable, ts_ms, utc_naive
@@ -119,9 +120,9 @@ def trade_batches(db: Database, q: TradeQuery, batch: int = 5000) -> Iterator[li
         cursor = make_cursor(rows[-1])
 
 
-def equity_curve(db: Database, range_name: str, now: datetime | None = None) -> dict[str, Any]:
+def equity_curve(db: Database, range_name: str, now: datetime | None = None, clock: Clock = LIVE) -> dict[str, Any]:
     """Balance over time from account_snapshots, at most EQUITY_MAX_POINTS points (bucketed)."""
-    now = now or market_now(db)
+    now = now or market_now(db, clock)
     where, args = range_filter(range_name, now)
     stats = db.query(f"SELECT COUNT(*) n, MIN(ts) lo, MAX(ts) hi FROM account_snapshots WHERE {where}", args)[0]
     bucket_s = 0

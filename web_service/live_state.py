@@ -2,19 +2,20 @@
 contracts, main contract, latest tick) and builds the system status the pages show.
 
 Every value is parsed with the contract's models; an entry that does not parse is logged and
-skipped rather than shown half-understood.
+skipped rather than shown half-understood. Time (since when Redis is down, the tick age) comes from the
+injected `Clock`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ValidationError
 
+from common.clock import Clock
 from common.contract import (
     AccountState,
     ContractInfo,
@@ -25,7 +26,6 @@ from common.contract import (
     PositionState,
     StrategyState,
     TickMessage,
-    now_ms,
 )
 from common.trading_calendar import in_session
 
@@ -46,18 +46,19 @@ def _parse(model: type[M], raw: str | None, where: str) -> M | None:
 class LiveState:
     """Async reads of the hot state the core keeps in Redis; remembers since when Redis is down."""
 
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, client: aioredis.Redis, keys: Keys, clock: Clock) -> None:
         self.redis = client
         self.keys = keys
+        self.clock = clock
         self.redis_down_since_ms: int | None = None
 
     def note_redis(self, ok: bool, error: BaseException | None = None) -> None:
         """Record whether Redis just answered; the first failure and the recovery are logged."""
         if ok and self.redis_down_since_ms is not None:
-            log.info("Redis answers again after %.0f s", (now_ms() - self.redis_down_since_ms) / 1000)
+            log.info("Redis answers again after %.0f s", (self.clock.now_ms() - self.redis_down_since_ms) / 1000)
             self.redis_down_since_ms = None
         elif not ok and self.redis_down_since_ms is None:
-            self.redis_down_since_ms = now_ms()
+            self.redis_down_since_ms = self.clock.now_ms()
             log.warning("Redis unreachable (%s): live data, login and commands are unavailable until it answers",
                         type(error).__name__ if error else "no answer")
 
@@ -138,6 +139,7 @@ def tick_time_ms(tick: TickMessage) -> int:
 
 
 def build_status(
+    clock: Clock,
     heartbeat: Heartbeat | None,
     redis_ok: bool,
     mysql_ok: bool,
@@ -148,11 +150,11 @@ def build_status(
     mysql_down_since_ms: int | None = None,
 ) -> dict[str, Any]:
     """The system status every page's header shows (core alive, gateway, stores and since when one is
-    down, tick age, stale)."""
-    now = now_ms()
+    down, tick age, stale), as of `clock`'s now."""
+    now = clock.now_ms()
     if heartbeat and heartbeat.last_tick_ms:
         last_tick_ms = max(last_tick_ms or 0, heartbeat.last_tick_ms)
-    session = in_session(datetime.now(UTC))
+    session = in_session(clock.now())
     age_s = (now - last_tick_ms) / 1000.0 if last_tick_ms else None
     core_alive = heartbeat is not None if redis_ok else None  # None: unknown, Redis is down
     stale = (session and (age_s is None or age_s > stale_after_s)) or not core_alive

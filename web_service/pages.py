@@ -47,7 +47,7 @@ def _page_context(svc: Services, session: Session, page: str) -> dict[str, Any]:
         "reconnect_max_attempts": web.reconnect_max_attempts,
         "stale_after_s": web.stale_after_s,
         "command_timeout_s": web.command_timeout_s,
-        "main_contract": svc.hub.main_symbol,
+        "main_contract": svc.cache.main_symbol,
         "multiplier": svc.web.multiplier,
     }
 

@@ -1,4 +1,4 @@
-"""The hub's share of risk events and execution reports: live pushes to the pages, and what the web has
+"""The read model's share of risk events and execution reports: live pushes to the pages, and what the web has
 seen of each recent risk event.
 
 Events "risk_event" and "risk_update" go to the topic "risk", "execution" to the topic "executions",
@@ -27,7 +27,7 @@ RISK_TOPIC = "risk"
 EXECUTIONS_TOPIC = "executions"
 FEED_EVENTS = frozenset({"risk_event", "risk_update", "execution"})
 
-Broadcast = Callable[[str, Any], int]
+Broadcast = Callable[[str, Any], object]  # (topic, row): the read model hands it to the hub
 
 
 class RiskFeed:

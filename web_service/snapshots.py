@@ -1,17 +1,17 @@
-"""The current value of each WebSocket topic, read fresh from Redis (live state) or MySQL (recent
-history). Sent to a client when it subscribes, before any change for that topic."""
+"""The current value of each WebSocket topic the read model does not keep itself, read fresh from Redis
+(orders, strategies, contracts, a contract's latest tick) or MySQL (recent history). Sent to a client when
+it subscribes, before any change for that topic. (Positions, account and the status come from the read
+model, web_service/live_cache.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from common.contract import PositionState
 from common.db import Database
 from web_service import history, risk_history
 from web_service.history import TradeQuery
-from web_service.live_state import LiveState, tick_time_ms
-from web_service.pnl import account_view, position_rows
+from web_service.live_state import LiveState
 
 RECENT_ROWS = 50
 RISK_BADGE_ROWS = 100  # the unacknowledged events the header badge knows by uid (the count covers all)
@@ -23,32 +23,9 @@ PLAIN_TOPICS = frozenset(
 
 
 class Snapshots:
-    def __init__(self, live: LiveState, db: Database | None, default_multiplier: float) -> None:
+    def __init__(self, live: LiveState, db: Database | None) -> None:
         self.live = live
         self.db = db
-        self.default_multiplier = default_multiplier
-
-    async def prices_for(
-        self, positions: list[PositionState], known: dict[str, tuple[float, int]]
-    ) -> dict[str, tuple[float, int]]:
-        """Last price and its time for every position's symbol (from `known`, else the stream)."""
-        prices = dict(known)
-        for symbol in {p.symbol for p in positions} - prices.keys():
-            tick = await self.live.latest_tick(symbol)
-            if tick is not None and tick.last_price > 0:
-                prices[symbol] = (tick.last_price, tick_time_ms(tick))
-        return prices
-
-    async def multipliers(self) -> dict[str, float]:
-        return {c.symbol: c.size for c in await self.live.contracts() if c.size > 0}
-
-    async def position_rows(self, known: dict[str, tuple[float, int]]) -> list[dict[str, Any]]:
-        positions = await self.live.positions()
-        prices = await self.prices_for(positions, known)
-        return position_rows(positions, prices, await self.multipliers(), self.default_multiplier)
-
-    async def account(self, known: dict[str, tuple[float, int]]) -> dict[str, Any] | None:
-        return account_view(await self.live.account(), await self.position_rows(known))
 
     async def _mysql(self, func: Any, *args: Any) -> Any:
         if self.db is None:
@@ -58,22 +35,16 @@ class Snapshots:
         except Exception as exc:
             return {"items": [], "error": f"MySQL unavailable: {type(exc).__name__}"}
 
-    async def get(self, topic: str, known: dict[str, tuple[float, int]], status: dict[str, Any]) -> Any:
+    async def get(self, topic: str) -> Any:
         if topic.startswith("tick:"):
             tick = await self.live.latest_tick(topic[5:])
             return tick.model_dump() if tick else None
-        if topic == "positions":
-            return await self.position_rows(known)
-        if topic == "account":
-            return await self.account(known)
         if topic == "orders":
             return [o.model_dump() for o in await self.live.orders()]
         if topic == "strategies":
             return [s.model_dump() for s in await self.live.strategies()]
         if topic == "contracts":
             return [c.model_dump() for c in await self.live.contracts()]
-        if topic == "heartbeat":
-            return status
         if topic == "trades":
             return (await self._mysql(history.trade_page, TradeQuery(page_size=RECENT_ROWS)))["items"]
         if topic == "triggers":

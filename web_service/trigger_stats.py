@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from common.clock import LIVE, Clock
 from common.db import Database
 from common.performance.ranges import market_now
 from common.trading_calendar import CHINA_TZ, is_trading_date, trading_day
@@ -48,9 +49,10 @@ OrderKey = tuple[str, str]  # (gateway, orderid)
 DayKey = tuple[str, str, date]  # (gateway, orderid, trading_day)
 
 
-def day_range(days: int, now: datetime | None = None) -> tuple[date, date]:
-    """The first and last of the last `days` SHFE trading days, ending with the current trading day."""
-    last = trading_day(now or datetime.now(CHINA_TZ))
+def day_range(days: int, now: datetime | None = None, clock: Clock = LIVE) -> tuple[date, date]:
+    """The first and last of the last `days` SHFE trading days, ending with the current trading day (of
+    `now`, else of `clock`'s now)."""
+    last = trading_day(now or clock.now())
     first, counted = last, 1
     while counted < days:
         first -= timedelta(days=1)
@@ -221,9 +223,10 @@ def add_trigger(tallies: Iterable[Tally], row: dict[str, Any], fills: Fills) -> 
 
 
 def trigger_stats(db: Database, days: int = DEFAULT_DAYS, strategy: str | None = None,
-                  now: datetime | None = None) -> dict[str, Any]:
-    """The statistics of the last `days` trading days (of one strategy, or all)."""
-    first, last = day_range(days, now or market_now(db))  # the market's days, as the other reports count
+                  now: datetime | None = None, clock: Clock = LIVE) -> dict[str, Any]:
+    """The statistics of the last `days` trading days (of one strategy, or all); `now` defaults to the
+    market's time on record (`clock`'s without records)."""
+    first, last = day_range(days, now or market_now(db, clock))  # the market's days, as the other reports count
     where, args = "trading_day BETWEEN %s AND %s AND ts >= %s", [first, last, earliest_ts(first)]
     if strategy:
         where, args = where + " AND strategy = %s", [*args, strategy]

@@ -6,20 +6,21 @@ Client -> server (JSON text):
   {"op": "pong", "t": <the ping's t>}                                  answer to the server's ping
   {"op": "ping", "t": <number|string|null>}                            server answers {"type": "pong"}
 Messages are strict (pydantic): unknown fields, unknown topics, non-string topics are refused.
-Server -> client:
+Server -> client (web_service/ws_messages.py, one discriminated union by "type"):
   {"type": "hello", ...settings}            once, after the handshake
   {"type": "snapshot", "topic", "data"}     current value of a topic
   {"type": "update", "topic", "data"}       a change (full value for tick/positions/account/heartbeat)
   {"type": "ping", "t"}                     every few seconds; no answer for 20 s closes the socket
   {"type": "error", "message", "topic"?}    a bad message (nothing changed); the connection stays open
   {"type": "resync", "reason"}              updates were dropped: subscribe again for fresh snapshots
+  {"type": "pong", "t", "server_ms"}        the answer to a client's ping
+  {"type": "logout", "message"}             the session ended (the socket then closes with 4401)
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -30,8 +31,9 @@ from web_service.errors import describe_errors
 from web_service.services import ws_services
 from web_service.settings import WS_MAX_TOPICS
 from web_service.snapshots import PLAIN_TOPICS
-from web_service.ws_client import Client, encode
+from web_service.ws_client import Client
 from web_service.ws_hub import Hub
+from web_service.ws_messages import Error, Hello, Pong
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -94,7 +96,7 @@ async def _handle(hub: Hub, client: Client, message: TopicsMessage | PingMessage
         else:
             hub.unsubscribe(client, list(message.topics))
     elif message.op == "ping":
-        client.send(encode("pong", t=message.t, server_ms=int(time.time() * 1000)))
+        client.push(Pong(t=message.t, server_ms=hub.clock.now_ms()))
 
 
 @router.websocket("/ws")
@@ -108,18 +110,18 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     hub = svc.hub
     client = hub.connect(websocket, session.token_hash)
     web = svc.web.config.web
-    client.send(encode("hello", server_ms=int(time.time() * 1000), client_id=client.id,
-                       stale_after_s=web.stale_after_s, main_contract=hub.main_symbol))
+    client.push(Hello(server_ms=hub.clock.now_ms(), client_id=client.id, stale_after_s=web.stale_after_s,
+                      main_contract=hub.main_symbol))
     try:
         while True:
             frame = await websocket.receive()
             if frame["type"] == "websocket.disconnect":
                 break
-            client.last_seen = time.monotonic()
+            hub.seen(client)
             text = frame.get("text")
             message, error = _parse(text) if text is not None else (None, "binary frames are not supported")
             if message is None:
-                client.send(encode("error", message=error or "invalid message"))
+                client.push(Error(message=error or "invalid message"))
                 continue
             await _handle(hub, client, message)
     except WebSocketDisconnect:

@@ -13,7 +13,7 @@ import asyncio
 import itertools
 from collections import OrderedDict
 
-RESYNC = '{"type":"resync","reason":"client too slow: updates were dropped; re-subscribing"}'
+from web_service.ws_messages import RESYNC_TEXT
 
 
 class Outbox:
@@ -40,7 +40,7 @@ class Outbox:
         if len(self._pending) >= self.maxsize:
             self.dropped += len(self._pending)
             self._pending.clear()
-            self._pending["#resync"] = RESYNC
+            self._pending["#resync"] = RESYNC_TEXT
         self._pending[key if key is not None else f"#{next(self._seq)}"] = text
         if not self._ready.is_set():
             self._ready.set()

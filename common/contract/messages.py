@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from enum import Enum, StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
+from common.clock import now_ms
+from common.lifecycle import ComponentState
 
 
 def enum_name(value: Any) -> str:
@@ -147,6 +145,9 @@ class Heartbeat(Message):
     redis_backlog: int  # ticks/events waiting to be published
     last_tick_ms: int | None = None
     session: SessionState | None = None
+    # the core's lifecycle state and why it is degraded; a heartbeat from an older core has none: it ran
+    state: ComponentState = ComponentState.RUNNING
+    state_reason: str = ""
     version: str = "1"
 
 
@@ -321,7 +322,7 @@ class SystemEvent(Message):
 
 
 EventType = Literal[
-    "account", "position", "order", "trade", "strategy", "trigger", "system", "main_contract", "contract",
+    "account", "position", "order", "trade", "strategy", "trigger", "system", "main_contract",
     "command", "risk_event", "risk_update", "execution",
 ]
 

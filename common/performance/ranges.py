@@ -3,7 +3,7 @@
 "Now" for a range is the market's time as the records show it: the newest equity mark or trade (the
 core stamps both with the market clock: the replayed tick's time in a replay, the exchange's time live),
 so trades and equity points of a replayed day fall in that day's `today`, never in the wall clock's.
-With no records yet it is the wall clock. Times in MySQL are naive UTC.
+With no records yet it is the clock passed in (the wall clock unless injected). Times in MySQL are naive UTC.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from common.clock import LIVE, Clock
 from common.db import Database
 from common.trading_calendar import trading_day
 
@@ -22,13 +23,13 @@ NEWEST_RECORD = (
 EPOCH = datetime(1970, 1, 2)
 
 
-def market_now(db: Database) -> datetime:
-    """The market clock's latest time on record (aware UTC), else the wall clock."""
+def market_now(db: Database, clock: Clock = LIVE) -> datetime:
+    """The market clock's latest time on record (aware UTC), else `clock`'s now."""
     newest = db.query(NEWEST_RECORD)[0]["t"]
     if isinstance(newest, str):  # GREATEST over mixed arguments may come back as text
         newest = datetime.fromisoformat(newest)
     if newest is None or newest < EPOCH:
-        return datetime.now(UTC)
+        return clock.now().astimezone(UTC)
     return newest.replace(tzinfo=UTC)
 
 

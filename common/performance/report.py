@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from common.clock import LIVE, Clock
 from common.db import Database
 from common.performance import stats as performance
 from common.performance.ranges import day_filter, market_now, range_filter
@@ -119,9 +120,10 @@ def ledger_rows(db: Database, range_name: str, now: datetime) -> list[dict[str, 
 
 
 def performance_report(db: Database, ledger: FillLedger, range_name: str,
-                       now: datetime | None = None) -> dict[str, Any]:
-    """The /api/performance answer (each closed row carries its contract size: no multiplier needed)."""
-    now = (now or market_now(db)).astimezone(UTC)
+                       now: datetime | None = None, clock: Clock = LIVE) -> dict[str, Any]:
+    """The /api/performance answer (each closed row carries its contract size: no multiplier needed);
+    `now` defaults to the market's time on record (`clock`'s without records)."""
+    now = (now or market_now(db, clock)).astimezone(UTC)
     view = ledger.view(db, range_name, now)
     closed = view.pop("closed")
     return {

@@ -15,7 +15,6 @@ both positions of the contract and the account. `orders_and_trades()` answers th
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from copy import copy
 from datetime import datetime
@@ -101,7 +100,7 @@ class SimExchange:
 
     def state(self) -> dict[str, Any]:
         return {
-            "saved_at": datetime.now().astimezone().isoformat(),
+            "saved_at": self.clock.base.now().isoformat(),  # when, by the wall clock
             "counters": {"order": self.order_count, "trade": self.trade_count},
             "ledger": self.ledger.to_dict(),
             "orders": [order_to_dict(o) for o in self.orders.values()],
@@ -113,7 +112,7 @@ class SimExchange:
         with self.lock:
             try:
                 self.store.save(self.state())
-                self._last_save = time.monotonic()
+                self._last_save = self.clock.monotonic()
             except StateError as exc:
                 self.pub.write_log(f"SIM STATE NOT SAVED: {exc}")
 
@@ -299,7 +298,7 @@ class SimExchange:
                 self.ledger.last_prices[tick.symbol] = tick.last_price
             self.pub.on_tick(tick)
             filled = self._match_resting(tick.symbol)
-            if filled or time.monotonic() - self._last_save > PERIODIC_SAVE_S:
+            if filled or self.clock.monotonic() - self._last_save > PERIODIC_SAVE_S:
                 self.save()
             if filled or tick.symbol in self.ledger.symbols(with_volume_only=True):
                 self.emit_positions(tick.symbol)

@@ -9,7 +9,6 @@ replays its file as it is.
 from __future__ import annotations
 
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from datetime import datetime
@@ -17,7 +16,8 @@ from pathlib import Path
 
 from vnpy.trader.object import TickData
 
-from common.trading_calendar import CHINA_TZ
+from common.clock import LIVE, Clock
+from common.lifecycle import LoopThread
 
 from .market import RandomWalk
 from .replay import read_ticks
@@ -27,34 +27,37 @@ Log = Callable[[str], None]
 POLL_S = 0.05
 
 
-class RandomFeed(threading.Thread):
+class RandomFeed(LoopThread):
     """One tick per symbol per interval for the subscribed symbols while `trading(now())` (default:
-    always; `now` the wall clock); checks the trading day meanwhile."""
+    always; `now` the market's clock, default `clock`'s); checks the trading day meanwhile. Rounds
+    keep to a fixed rate on `clock`'s monotonic time; one that falls behind is not caught up."""
 
     def __init__(self, walks: dict[str, RandomWalk], subscribed: Callable[[], list[str]], interval_s: float,
                  deliver: Deliver, idle: Callable[[datetime], None], stop: threading.Event, log: Log,
                  trading: Callable[[datetime], bool] | None = None,
-                 now: Callable[[], datetime] = lambda: datetime.now(CHINA_TZ)) -> None:
-        super().__init__(name="sim-random-feed", daemon=True)
+                 now: Callable[[], datetime] | None = None, clock: Clock = LIVE) -> None:
+        super().__init__("sim-random-feed", what="the random feed", interval_s=interval_s, first_wait_s=0.0,
+                         halt=stop)
         self.walks = walks
         self.subscribed = subscribed
         self.interval_s = interval_s
         self.deliver = deliver
         self.idle = idle
-        self.stop = stop
         self.log = log
         self.trading = trading
-        self.now = now
+        self.clock = clock
+        self.now = now or clock.now
+        self._next_at: float | None = None
 
-    def run(self) -> None:
-        next_at = time.monotonic()
-        while not self.stop.is_set():
-            self._round()
-            next_at += self.interval_s
-            delay = next_at - time.monotonic()
-            if delay < 0:  # fell behind (slow handlers): do not burst to catch up
-                next_at, delay = time.monotonic(), 0.0
-            self.stop.wait(delay)
+    def step(self) -> float:
+        if self._next_at is None:
+            self._next_at = self.clock.monotonic()
+        self._round()
+        self._next_at += self.interval_s
+        delay = self._next_at - self.clock.monotonic()
+        if delay < 0:  # fell behind (slow handlers): do not burst to catch up
+            self._next_at, delay = self.clock.monotonic(), 0.0
+        return delay
 
     def _round(self) -> None:
         try:
@@ -63,20 +66,21 @@ class RandomFeed(threading.Thread):
             if self.trading is not None and not self.trading(now):
                 return
             for symbol in self.subscribed():
-                if self.stop.is_set():
+                if self.halted.is_set():
                     return
-                self.deliver(self.walks[symbol].next_tick(now, datetime.now()))
+                self.deliver(self.walks[symbol].next_tick(now, self.clock.now()))
         except Exception:  # never let the feed thread die
             self.log(f"sim random feed error (continuing): {traceback.format_exc(limit=5)}")
 
 
-class ReplayFeed(threading.Thread):
-    """Replays one instrument of a CTP CSV, pacing real-time gaps / speed (speed 0: no waiting)."""
+class ReplayFeed(LoopThread):
+    """Replays one instrument of a CTP CSV, pacing real-time gaps / speed (speed 0: no waiting); a
+    round is one pass over the file. `clock` stamps each tick's local (arrival) time."""
 
     def __init__(self, path: Path, symbol: str, speed: float, loop: bool, gateway_name: str,
                  is_subscribed: Callable[[str], bool], deliver: Deliver, stop: threading.Event,
-                 done: threading.Event, log: Log) -> None:
-        super().__init__(name="sim-replay-feed", daemon=True)
+                 done: threading.Event, log: Log, clock: Clock = LIVE) -> None:
+        super().__init__("sim-replay-feed", what="the replay", halt=stop)
         self.path = path
         self.symbol = symbol
         self.speed = speed
@@ -84,29 +88,31 @@ class ReplayFeed(threading.Thread):
         self.gateway_name = gateway_name
         self.is_subscribed = is_subscribed
         self.deliver = deliver
-        self.stop = stop
         self.done = done
         self.log = log
+        self.clock = clock
+        self.passes = 0
 
-    def run(self) -> None:
+    def step(self) -> None:
         try:
-            passes = 0
-            while not self.stop.is_set():
-                count = self._one_pass()
-                passes += 1
-                if self.stop.is_set():
-                    return
-                if not self.loop:
-                    self.log(f"replay finished: {count} ticks of {self.symbol} from {self.path}")
-                    self.done.set()
-                    return
-                self.log(f"replay pass {passes} done ({count} ticks); looping from the start")
-        except Exception:
+            count = self._one_pass()
+        except Exception:  # a replay that breaks ends (it is not tried again)
             self.log(f"replay stopped by an error: {traceback.format_exc(limit=5)}")
+            self.end_loop()
+            return
+        self.passes += 1
+        if self.halted.is_set():
+            return
+        if not self.loop:
+            self.log(f"replay finished: {count} ticks of {self.symbol} from {self.path}")
+            self.done.set()
+            self.end_loop()
+            return
+        self.log(f"replay pass {self.passes} done ({count} ticks); looping from the start")
 
     def _wait_subscribed(self) -> bool:
         while not self.is_subscribed(self.symbol):
-            if self.stop.wait(POLL_S):
+            if self.pause(POLL_S):
                 return False
         return True
 
@@ -122,12 +128,12 @@ class ReplayFeed(threading.Thread):
                 return count
             if previous is not None and self.speed > 0:
                 gap = (tick.datetime - previous).total_seconds() / self.speed
-                if gap > 0 and self.stop.wait(gap):
+                if gap > 0 and self.pause(gap):
                     return count
-            if self.stop.is_set():
+            if self.halted.is_set():
                 return count
             previous = tick.datetime
-            tick.localtime = datetime.now()
+            tick.localtime = self.clock.now()
             self.deliver(tick)
             count += 1
         return count

@@ -12,8 +12,10 @@ file, then positions and the account. Ticks start on subscribe: a random walk pe
 (24/7 unless sessions = shfe), or, in replay mode, the replay file's instrument. Extras beyond BaseGateway:
 `unsubscribe(symbol)`, `get_contract_symbols()`, `inject_tick(tick)`, `market_now()` and
 `session_mode()` (the sim clock and the session rule, for the heartbeat), the attributes `replay_done`
-(threading.Event) and `status_tracker` (set by the core before connect); the order/trade query
-`query_orders_trades(on_reply)` (as CTP's ReqQryOrder/ReqQryTrade, answered on a thread of its own);
+(threading.Event), `status_tracker` and `clock` (both set by the core before connect: `clock` is the
+core's Clock; a `SimClock` given there is driven by the replay, so the core that shares it stamps the
+replayed time); the order/trade query `query_orders_trades(on_reply)` (as CTP's
+ReqQryOrder/ReqQryTrade, answered on a thread of its own);
 the drills `drill_lose_pushes(count)` and `drill_external_close(symbol, direction, volume)` (`drills`).
 """
 
@@ -31,6 +33,7 @@ from vnpy.trader.constant import Direction, Exchange
 from vnpy.trader.gateway import BaseGateway
 from vnpy.trader.object import CancelRequest, OrderData, OrderRequest, SubscribeRequest, TickData, TradeData
 
+from common.clock import LIVE, Clock
 from common.contract import GatewayState
 from common.trading_calendar import trading_day_str
 from common.trading_sessions import SessionMode, session_state
@@ -66,6 +69,7 @@ class SimGateway(BaseGateway):
     def __init__(self, event_engine: EventEngine, gateway_name: str) -> None:
         super().__init__(event_engine, gateway_name)
         self.status_tracker: GatewayStatusTracker | None = None
+        self.clock: Clock = LIVE  # the core's clock; the sim's own SimClock falls back to it
         self.replay_done = threading.Event()
         self.replay_released = threading.Event()  # closed only when connect(hold_replay=True)
         self.settings: SimSettings | None = None
@@ -130,7 +134,7 @@ class SimGateway(BaseGateway):
             self.replay_symbol, start = first_row(Path(settings.replay_file))
             if not is_gold_symbol(self.replay_symbol):
                 raise ReplayError(f"replay file instrument {self.replay_symbol!r} is not an au contract")
-        clock = SimClock(follow_ticks=settings.replay, start=start)
+        clock = self._sim_clock(settings.replay, start)
         now = clock.now()
         store = StateStore(Path(settings.state_file))
         data = store.load() or {}
@@ -151,6 +155,14 @@ class SimGateway(BaseGateway):
         mode = f"replay of {settings.replay_file} ({self.replay_symbol})" if settings.replay else "random walk"
         self.write_log(f"sim gateway connected: {mode}, sessions {settings.sessions}, main {main}, "
                        f"{len(symbols)} contracts, trading day {ledger.trading_day}, state {settings.state_file}")
+
+    def _sim_clock(self, replay: bool, start: datetime | None) -> SimClock:
+        """The core's clock when it is a SimClock (the replay then drives it), else one over it."""
+        clock = self.clock if isinstance(self.clock, SimClock) else SimClock(replay, base=self.clock)
+        clock.follow_ticks = replay
+        if start is not None:
+            clock.advance(start)
+        return clock
 
     @staticmethod
     def _load_ledger(settings: SimSettings, data: dict[str, Any], now: datetime) -> Ledger:
@@ -177,7 +189,7 @@ class SimGateway(BaseGateway):
     def _start_threads(self, settings: SimSettings) -> None:
         if settings.lockstep:
             self._lockstep = Lockstep(self.event_engine, f"eSimLockstep.{self.gateway_name}",
-                                      self._emitted_count, self._stop, self.write_log)
+                                      self._emitted_count, self._stop, self.write_log, clock=self.clock)
             self._lockstep.start()
         if not settings.hold_replay:
             self.replay_released.set()

@@ -9,10 +9,11 @@ strategy caused), it waits for another barrier behind those, until nothing new w
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 from vnpy.event import Event, EventEngine
+
+from common.clock import LIVE, Clock
 
 MAX_ROUNDS = 100
 WAIT_SLICE_S = 0.05
@@ -20,13 +21,15 @@ WAIT_SLICE_S = 0.05
 
 class Lockstep:
     def __init__(self, event_engine: EventEngine, event_type: str, emitted: Callable[[], int],
-                 stop: threading.Event, log: Callable[[str], None], timeout_s: float = 30.0) -> None:
+                 stop: threading.Event, log: Callable[[str], None], timeout_s: float = 30.0,
+                 clock: Clock = LIVE) -> None:
         self.event_engine = event_engine
         self.event_type = event_type
         self._emitted = emitted
         self._stop = stop
         self._log = log
         self._timeout_s = timeout_s
+        self._clock = clock
         self._cond = threading.Condition()
         self._sent = 0
         self._handled = 0
@@ -60,12 +63,12 @@ class Lockstep:
             self._sent += 1
             seq = self._sent
         self.event_engine.put(Event(self.event_type, seq))
-        deadline = time.monotonic() + self._timeout_s
+        deadline = self._clock.monotonic() + self._timeout_s
         with self._cond:
             while self._handled < seq:
                 if self._stop.is_set():
                     return False
-                if time.monotonic() > deadline:
+                if self._clock.monotonic() > deadline:
                     self._log(f"lockstep: event engine did not answer within {self._timeout_s:.0f} s; replay moves on")
                     return False
                 self._cond.wait(WAIT_SLICE_S)

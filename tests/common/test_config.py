@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
+from common.clock import LIVE, TestClock
 from common.config import (
     DEFAULT_CONFIG_PATH,
     ConfigError,
@@ -15,6 +17,7 @@ from common.config import (
     parse_config,
     update_main_contract_file,
 )
+from common.trading_calendar import CHINA_TZ
 
 
 def test_committed_config_is_valid_and_uses_the_sim_gateway() -> None:
@@ -39,6 +42,9 @@ def test_committed_config_holds_no_credentials() -> None:
         ('{"redis": {"port": 70000}}', "redis.port"),
         ('{"core": {"command_ttl_s": -1}}', "core.command_ttl_s"),
         ('{"unknown_section": {}}', "unknown_section"),
+        ('{"market_data": {"last_update": "06/08/2025"}}', "market_data.last_update"),
+        ('{"web": {"reconnect_max_attempts": 4}}', "web.reconnect_max_attempts"),
+        ('{"web": {"reconnect_max_attempts": 11}}', "web.reconnect_max_attempts"),
         ('{"strategies": [{"name": "a", "class_name": "X"}, {"name": "a", "class_name": "Y"}]}', "strategies"),
     ],
 )
@@ -80,3 +86,53 @@ def test_update_main_contract_keeps_other_fields_and_refuses_bad_symbols(tmp_pat
     with pytest.raises(ConfigError):
         update_main_contract_file(path, "AU-2706")
     assert path.read_text(encoding="utf-8") == before
+
+
+def test_the_seed_market_data_block_is_accepted() -> None:
+    seed = {"market_data": {"main_contract": "au2509", "contract_multiplier": 1000, "exchange": "SHFE",
+                            "last_update": "2025-08-06", "auto_subscribe": True}}  # seed 004, verbatim
+    assert parse_config(json.dumps(seed)).market_data.last_update == date(2025, 8, 6)
+    assert parse_config("{}").market_data.last_update is None
+
+
+@pytest.mark.parametrize("attempts", [5, 10])
+def test_reconnect_attempts_within_the_seed_range_are_accepted(attempts: int) -> None:
+    config = parse_config(json.dumps({"web": {"reconnect_max_attempts": attempts}}))
+    assert config.web.reconnect_max_attempts == attempts
+
+
+@pytest.mark.parametrize("attempts", [4, 11])
+def test_reconnect_attempts_outside_the_seed_range_are_refused(attempts: int) -> None:
+    with pytest.raises(ConfigError, match=r"field 'web\.reconnect_max_attempts': Input should be"):
+        parse_config(json.dumps({"web": {"reconnect_max_attempts": attempts}}), "arbig.json")
+
+
+def test_the_shipped_config_has_reconnect_attempts_in_range() -> None:
+    assert 5 <= load_config(DEFAULT_CONFIG_PATH).web.reconnect_max_attempts <= 10
+
+
+def test_a_rollover_writes_last_update_and_keeps_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "arbig.json"
+    original = json.loads(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
+    original["market_data"]["last_update"] = "2025-08-06"
+    path.write_text(json.dumps(original, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    evening = TestClock(datetime(2026, 12, 7, 23, 30, tzinfo=CHINA_TZ))  # China date, not UTC's 7 Dec 15:30
+    config = update_main_contract_file(path, "au2706", evening)
+    assert config.market_data.last_update == date(2026, 12, 7)
+    written = json.loads(path.read_text(encoding="utf-8"))
+    assert written["market_data"] == {**original["market_data"], "main_contract": "au2706", "last_update": "2026-12-07"}
+    assert {k: v for k, v in written.items() if k != "market_data"} == {
+        k: v for k, v in original.items() if k != "market_data"
+    }
+    assert load_config(path).market_data.last_update == date(2026, 12, 7)
+    evening.advance(3600)
+    update_main_contract_file(path, "au2708", evening)
+    assert json.loads(path.read_text(encoding="utf-8"))["market_data"]["last_update"] == "2026-12-08"
+
+
+def test_a_rollover_without_a_clock_stamps_today(tmp_path: Path) -> None:
+    path = tmp_path / "arbig.json"
+    path.write_text('{"market_data": {"main_contract": "au2612"}}', encoding="utf-8")
+    before = LIVE.now().date()
+    stamped = update_main_contract_file(path, "au2702").market_data.last_update
+    assert stamped is not None and before <= stamped <= LIVE.now().date()

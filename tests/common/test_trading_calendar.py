@@ -105,4 +105,6 @@ def test_the_holiday_file_is_validated(tmp_path: Path) -> None:
 
 
 def test_the_shipped_holiday_file_loads() -> None:
-    assert load_holidays(trading_calendar.HOLIDAYS_FILE) == trading_calendar.HOLIDAYS
+    official, _ = trading_calendar.official_holidays()
+    overrides = trading_calendar.load_overrides(trading_calendar.HOLIDAYS_FILE)
+    assert trading_calendar.combine(official, overrides) == trading_calendar.HOLIDAYS

@@ -16,6 +16,7 @@ from common.command_client import send_command
 from common.config import Secrets, load_config
 from common.contract import Command, CommandReply, CommandType, GatewayState, Heartbeat, Keys
 from common.db import Database
+from common.lifecycle import ComponentState
 from core_service.app import CoreApp
 from tests.helpers import eventually
 
@@ -35,18 +36,21 @@ class CoreHarness:
         self.keys = Keys(self.config.redis.key_prefix)
         self.redis = redis.Redis(host=self.config.redis.host, port=self.config.redis.port,
                                  db=self.config.redis.db, decode_responses=True)
-        self.app: CoreApp | None = None
+        self.app: CoreApp | None = None  # None: not built (never started, stopped, or refused)
+        self.states: list[tuple[ComponentState, ComponentState]] = []  # the core's state changes (old, new)
 
     def start(self, wait_ticks: bool = True) -> CoreApp:
+        """Build the core (AlreadyRunning comes from here, with `app` left None) and start it."""
         reset_vnpy_files()
         runtime = self.config.runtime_path()
         runtime.mkdir(parents=True, exist_ok=True)
-        self.app = CoreApp(self.config, self.config_path, Secrets(), runtime)
-        self.app.start()
-        eventually(lambda: self.app.tracker.current.state == GatewayState.LOGGED_IN, what="sim logged in")
+        app = self.app = CoreApp(self.config, self.config_path, Secrets(), runtime)
+        app.lifecycle.add_listener(lambda old, new: self.states.append((old, new)))
+        app.start()
+        eventually(lambda: app.tracker.current.state == GatewayState.LOGGED_IN, what="sim logged in")
         if wait_ticks:
             eventually(lambda: self.tick(self.config.market_data.vt_symbol) is not None, what="first tick")
-        return self.app
+        return app
 
     def stop(self) -> None:
         if self.app:
@@ -56,7 +60,8 @@ class CoreHarness:
     # ------------------------------------------------------------ helpers
     @property
     def main_engine(self) -> Any:
-        assert self.app and self.app.main_engine
+        if self.app is None:
+            raise RuntimeError("the core is not running")
         return self.app.main_engine
 
     def tick(self, vt_symbol: str) -> TickData | None:

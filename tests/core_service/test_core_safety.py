@@ -104,8 +104,7 @@ def test_a_lease_held_from_another_host_refuses_the_core(config_dict: dict[str, 
     redis_client.set(keys.core_lease(account), json.dumps(holder), px=30_000)
     with pytest.raises(AlreadyRunning, match="pid 4242 on trader-box-2"):
         harness.start()
-    assert harness.app is not None and harness.app.main_engine is None, "nothing started, nothing connected"
-    harness.app = None
+    assert harness.app is None, "refused before the core was built: nothing started, nothing connected"
     assert not socket_path(harness.config.runtime_path()).exists()
 
 

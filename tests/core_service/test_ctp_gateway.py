@@ -32,6 +32,7 @@ from vnpy.trader.event import EVENT_TICK, EVENT_TRADE  # noqa: E402
 from vnpy.trader.object import ContractData, TickData, TradeData  # noqa: E402
 from vnpy_ctp.gateway.ctp_gateway import symbol_contract_map  # noqa: E402
 
+from common.clock import TestClock  # noqa: E402
 from common.contract import GatewayState, GatewayStatus  # noqa: E402
 from common.trading_calendar import CHINA_TZ  # noqa: E402
 from core_service.ctp_errors import RetryPolicy  # noqa: E402
@@ -269,7 +270,7 @@ def depth_data(symbol: str, pre_settlement: float) -> dict:
 
 def test_ticks_carry_pre_settlement(engine, gateway) -> None:
     gw, _, _ = gateway
-    gw.clock = lambda: datetime(2026, 11, 23, 10, 15, 2, tzinfo=CHINA_TZ)  # the depth data's own time
+    gw.clock = TestClock(datetime(2026, 11, 23, 10, 15, 2, tzinfo=CHINA_TZ))  # the depth data's own time
     ticks: list[TickData] = []
     engine.event_engine.register(EVENT_TICK, lambda event: ticks.append(event.data))
     symbol_contract_map["au2612"] = ContractData(
@@ -312,7 +313,7 @@ def test_a_stale_tick_at_login_never_reaches_the_event_engine(engine, gateway) -
     gw, _, _ = gateway
     ticks: list[TickData] = []
     engine.event_engine.register(EVENT_TICK, lambda event: ticks.append(event.data))
-    gw.clock = lambda: datetime(2026, 11, 23, 9, 0, 5, tzinfo=CHINA_TZ)
+    gw.clock = TestClock(datetime(2026, 11, 23, 9, 0, 5, tzinfo=CHINA_TZ))
     stale = TickData(gateway_name="CTP", symbol="au2612", exchange=Exchange.SHFE,
                      datetime=datetime(2026, 11, 20, 14, 59, 59, tzinfo=CHINA_TZ))
     fresh = TickData(gateway_name="CTP", symbol="au2612", exchange=Exchange.SHFE,

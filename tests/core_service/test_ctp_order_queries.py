@@ -27,6 +27,7 @@ from core_service.ctp_gateway import ArbigCtpGateway
 from core_service.ctp_order_queries import ABANDON_AFTER_S
 from core_service.ctp_td_api import ArbigTdApi
 from core_service.order_sync import OrderSync
+from core_service.records import dump
 from core_service.risk_events import RiskDesk
 from tests.core_service.ctp_fronts import FrontScript, ScriptedTdLibrary, _scripted, scripted_gateway
 from tests.helpers import eventually
@@ -328,7 +329,7 @@ def tick(ctp: Ctp, times: int = 1) -> None:
 
 def test_the_order_sync_finds_a_trade_the_push_missed_within_the_flow_control(ctp: Ctp) -> None:
     records: list[dict[str, Any]] = []
-    risk = RiskDesk(records.append, lambda kind, data: None, lambda: "2026-11-24")
+    risk = RiskDesk(lambda record: records.append(dump(record)), lambda kind, data: None, lambda: "2026-11-24")
     sync = OrderSync(SyncConfig(order_query_interval_s=60, missed_grace_s=0), ctp.engine, ctp.gw, risk)
     sync.start()
     try:

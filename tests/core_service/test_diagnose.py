@@ -10,6 +10,7 @@ from typing import Any
 
 from vnpy.trader.constant import Direction, Offset
 
+from common.clock import TestClock
 from common.contract import CommandStatus, CommandType, DiagnoseParams, DiagnoseReport
 from common.db import Database
 from common.trading_calendar import CHINA_TZ
@@ -28,7 +29,7 @@ ALL_CHECKS = {"gateway_ready", "trading_session", "contract_known", "price_withi
 def at(core: CoreHarness, when: datetime) -> None:
     """The core's diagnoser reads this clock (the sim trades 24/7; the exchange's session does not)."""
     assert core.app and core.app.sync
-    core.app.sync.diagnoser.now = lambda: when
+    core.app.sync.diagnoser.clock = TestClock(when)
 
 
 def ask(core: CoreHarness, **params: Any) -> DiagnoseReport:
@@ -136,7 +137,7 @@ def test_session_check_at_the_function_level(core: CoreHarness) -> None:
 
     def run(when: datetime, not_ready: Any = app._not_ready) -> DiagnoseReport:
         return diagnose(
-            params, app.main_engine, app.sync.gateway, not_ready, app.margin_guard, now=lambda: when
+            params, app.main_engine, app.sync.gateway, not_ready, app.margin_guard, clock=TestClock(when)
         )
 
     assert failed(run(SATURDAY_10)) == {"trading_session"}

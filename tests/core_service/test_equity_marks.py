@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from common.clock import TestClock
 from common.contract import AccountState
 from common.market_clock import MarketClock
 from common.trading_calendar import CHINA_TZ
 from core_service.equity_marks import LATE_S, EquityMarks
+from core_service.records import dump
 
 DAY = datetime(2022, 2, 18, tzinfo=CHINA_TZ)
 
@@ -25,18 +27,14 @@ def account(balance: float) -> AccountState:
                         trading_day="20220218")
 
 
-class FakeMonotonic:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
+WALL = datetime(2026, 3, 1, tzinfo=CHINA_TZ)  # the wall clock: 2026-02-28 16:00 UTC
 
 
-def marks(runs_on: bool) -> tuple[EquityMarks, list[dict[str, Any]], FakeMonotonic]:
-    mono = FakeMonotonic()
+def marks(runs_on: bool) -> tuple[EquityMarks, list[dict[str, Any]], TestClock]:
+    """Marks on a market clock over a test clock; the rows as the writer keeps them."""
+    wall = TestClock(WALL)
     rows: list[dict[str, Any]] = []
-    return EquityMarks(MarketClock(runs_on, mono), rows.append), rows, mono
+    return EquityMarks(MarketClock(runs_on, wall), lambda record: rows.append(dump(record))), rows, wall
 
 
 def china(ts: str) -> str:
@@ -60,9 +58,9 @@ def test_one_point_per_market_minute_at_its_last_tick() -> None:
     m.on_tick(at("10:04:30"))  # 10:03 had no tick: no point for it; 10:02 closes
     assert points(rows) == [("10:01:59.500", "minute", 101.0), ("10:02:00.000", "minute", 102.0)]
     # ts is the market time (naive UTC in MySQL), trading day the account's, wall clock beside it
-    assert rows[0]["ts"] == "2022-02-18 02:01:59.500000" and rows[0]["trading_day"] == "2022-02-18"
-    assert rows[1]["ts"] == "2022-02-18 02:02:00"
-    assert rows[0]["recorded_at"][:4] != "2022"
+    assert rows[0]["ts"] == "2022-02-18 02:01:59.500" and rows[0]["trading_day"] == "2022-02-18"
+    assert rows[1]["ts"] == "2022-02-18 02:02:00.000"
+    assert rows[0]["recorded_at"] == "2026-02-28 16:00:00.000"  # the injected wall clock
 
 
 def test_a_fill_is_marked_at_once_and_not_twice_by_its_minute() -> None:
@@ -95,10 +93,10 @@ def test_live_the_clock_runs_on_and_closes_a_quiet_minute() -> None:
     m, rows, mono = marks(runs_on=True)
     m.on_tick(at("14:59:59", 500))
     m.on_account(account(100.0))
-    mono.t += 1.0
+    mono.advance(1.0)
     m.on_timer()
     assert rows == []  # 15:00:00.5 by the market clock: the minute has only just ended
-    mono.t += LATE_S
+    mono.advance(LATE_S)
     m.on_timer()
     assert points(rows) == [("14:59:59.500", "session_end", 100.0)]
     m.on_timer()
@@ -110,7 +108,7 @@ def test_a_replay_clock_stands_still_and_the_stop_writes_the_last_minute() -> No
     m, rows, mono = marks(runs_on=False)
     m.on_tick(at("10:00:01"))
     m.on_account(account(100.0))
-    mono.t += 3600
+    mono.advance(3600)
     m.on_timer()
     assert rows == [] and m.clock.now() == at("10:00:01")
     m.flush()

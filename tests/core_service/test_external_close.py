@@ -12,6 +12,7 @@ from typing import Any
 from common.db import Database
 from core_service import external_close
 from core_service.closed_positions import Lot
+from core_service.records import dump
 from tests.core_service import test_position_reconcile
 from tests.core_service.test_position_reconcile import Rig, events, lots, put
 from tests.core_service.test_positions_closed import D0, D1, fill, settlement
@@ -27,8 +28,8 @@ OPENS = [fill("y1", D0, "01:30:00", "LONG", "OPEN", 500.00, 1, 10.0),
 
 def request(broker_volume: float, broker_yd: float, price: float = 510.00,
             detected: str = f"{D1} 02:00:00.000") -> dict[str, Any]:
-    return external_close.record("SIM", "au2702", "SHFE", "LONG", broker_volume, broker_yd, D1, price, detected,
-                                 "auto")
+    return dump(external_close.record("SIM", "au2702", "SHFE", "LONG", broker_volume, broker_yd, D1, price,
+                                      detected, "auto"))
 
 
 def closed(db: Database) -> list[tuple[Any, ...]]:

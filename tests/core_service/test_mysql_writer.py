@@ -1,6 +1,8 @@
 """The MySQL writer against the real MariaDB: idempotent trades, order upserts, and no record lost
 while MySQL is unreachable (a TCP proxy cuts the real server off), also across a restart; broker
-replies kept raw and pruned, contract rates merged and pricing trades recorded before them."""
+replies kept raw and pruned, contract rates merged and pricing trades recorded before them; spooled
+lines that are no longer records (an unknown kind, a field renamed) set aside with the reason, those an
+earlier version spooled with the Redis state's extra fields still written."""
 
 from __future__ import annotations
 
@@ -17,27 +19,31 @@ from common.config import MysqlConfig
 from common.db import Database
 from common.db import connect as db_connect
 from core_service.mysql_writer import MysqlWriter
+from core_service.records import ContractRecord, OrderRecord, Record, TradeRecord, parse_record
 from core_service.spool import Spool
 from tests.helpers import eventually
 from tests.netproxy import TcpProxy
 
 
-def trade(tradeid: str, price: float = 950.02, volume: float = 1) -> dict[str, Any]:
-    return {
-        "kind": "trade", "gateway": "SIM", "exchange": "SHFE", "tradeid": tradeid, "direction": "LONG",
-        "trading_day": "2026-11-20", "symbol": "au2702", "orderid": "o1", "offset": "OPEN", "price": price,
-        "volume": volume, "strategy": None, "ts": "2026-11-19 13:00:00.123", "recorded_at": "2026-11-19 13:00:00.200",
-        "raw": {"tradeid": tradeid},
-    }
+def trade(tradeid: str, price: float = 950.02, volume: float = 1) -> TradeRecord:
+    return TradeRecord(
+        gateway="SIM", exchange="SHFE", tradeid=tradeid, direction="LONG", trading_day="2026-11-20",
+        symbol="au2702", orderid="o1", offset="OPEN", price=price, volume=volume, strategy=None,
+        ts="2026-11-19 13:00:00.123", recorded_at="2026-11-19 13:00:00.200", raw={"tradeid": tradeid},
+    )  # fmt: skip
 
 
-def order(status: str, traded: float) -> dict[str, Any]:
-    return {
-        "kind": "order", "gateway": "SIM", "orderid": "o1", "trading_day": "2026-11-20", "symbol": "au2702",
-        "exchange": "SHFE", "direction": "LONG", "offset": "OPEN", "type": "LIMIT", "price": 950.02, "volume": 2,
-        "traded": traded, "status": status, "reference": "", "strategy": "s1", "reason": "",
-        "ts": "2026-11-19 13:00:00.000", "updated_at": "2026-11-19 13:00:01.000", "raw": {},
-    }
+def order(status: str, traded: float) -> OrderRecord:
+    return OrderRecord(
+        gateway="SIM", orderid="o1", trading_day="2026-11-20", symbol="au2702", exchange="SHFE", direction="LONG",
+        offset="OPEN", type="LIMIT", price=950.02, volume=2, traded=traded, status=status, reference="",
+        strategy="s1", reason="", ts="2026-11-19 13:00:00.000", updated_at="2026-11-19 13:00:01.000", raw={},
+    )  # fmt: skip
+
+
+def changed(record: Record, **fields: Any) -> Record:
+    """The record with other values (validated again, like any record built)."""
+    return parse_record({**record.model_dump(), **fields})
 
 
 def make_writer(cfg: MysqlConfig, tmp_path: Path, port: int | None = None) -> MysqlWriter:
@@ -123,8 +129,7 @@ def test_spooled_records_survive_a_restart(mysql_cfg: MysqlConfig, db: Database,
 
 
 def test_a_record_mysql_refuses_is_set_aside_and_the_rest_written(writer: MysqlWriter, db: Database) -> None:
-    bad = trade("bad")
-    bad["trading_day"] = "not-a-date"
+    bad = changed(trade("bad"), symbol="au" * 40)  # longer than the column
     writer.put(trade("good-1"))
     writer.put(bad)
     writer.put(trade("good-2"))
@@ -151,7 +156,7 @@ def test_broker_replies_are_kept_raw_and_pruned_after_the_keep_days(mysql_cfg: M
                                               json.dumps(r["raw"])) for r in old + fresh])
     w.start()
     try:
-        w.put(reply("live", str(now)))
+        w.put(parse_record(reply("live", str(now))))
         eventually(lambda: count(db, "broker_replies") == 3, what="the 8-day-old replies pruned")
         keys = sorted(r["key_"] for r in db.query("SELECT key_ FROM broker_replies"))
         assert keys == ["live", "new-0", "new-1"] and w.pruned == 3
@@ -162,19 +167,19 @@ def test_broker_replies_are_kept_raw_and_pruned_after_the_keep_days(mysql_cfg: M
 
 
 def test_rates_arriving_after_a_trade_price_its_commission(writer: MysqlWriter, db: Database) -> None:
-    writer.put({**trade("B1", price=950.0, volume=2), "commission": None})  # CTP: replayed before the rates
-    writer.put({"kind": "contract", "symbol": "au2702", "exchange": "SHFE", "name": "黄金2702", "size": 1000,
-                "pricetick": 0.02, "min_volume": 1, "max_volume": 1000, "info_synced_at": "2026-11-19 12:00:00",
-                "last_sync": "2026-11-19 12:00:00"})
+    writer.put(trade("B1", price=950.0, volume=2))  # no commission: CTP replayed it before the rates
+    writer.put(ContractRecord(symbol="au2702", exchange="SHFE", name="黄金2702", size=1000, pricetick=0.02,
+                              min_volume=1, max_volume=1000, info_synced_at="2026-11-19 12:00:00",
+                              last_sync="2026-11-19 12:00:00"))
     eventually(lambda: count(db, "contracts") == 1 and count(db, "position_lots") == 1)
     assert db.query("SELECT commission FROM trades")[0]["commission"] is None
     rates = {"long_margin_ratio_by_money": 0.08, "short_margin_ratio_by_money": 0.09,
              "long_margin_ratio_by_volume": 0.0, "short_margin_ratio_by_volume": 0.0,
              "open_ratio_by_money": 0.00005, "open_ratio_by_volume": 2.0, "close_ratio_by_money": 0.00005,
              "close_ratio_by_volume": 2.0, "close_today_ratio_by_money": 0.0, "close_today_ratio_by_volume": 0.0}
-    writer.put({"kind": "contract", "symbol": "au2702", "exchange": "SHFE", "source": "ctp", **rates,
-                "margin_synced_at": "2026-11-19 12:00:01", "commission_synced_at": "2026-11-19 12:00:02",
-                "last_sync": "2026-11-19 12:00:02"})
+    writer.put(ContractRecord(symbol="au2702", exchange="SHFE", source="ctp", **rates,
+                              margin_synced_at="2026-11-19 12:00:01", commission_synced_at="2026-11-19 12:00:02",
+                              last_sync="2026-11-19 12:00:02"))
     # 2 lots x (0.00005 x 950 x 1000 + 2) = 2 x 49.50 = 99.00
     eventually(lambda: db.query("SELECT commission FROM trades")[0]["commission"] is not None)
     assert float(db.query("SELECT commission FROM trades")[0]["commission"]) == 99.0
@@ -185,8 +190,24 @@ def test_rates_arriving_after_a_trade_price_its_commission(writer: MysqlWriter, 
     assert float(row["short_margin_ratio_by_money"]) == 0.09 and row["commission_synced_at"] is not None
 
 
-def test_a_record_of_unknown_kind_is_set_aside(writer: MysqlWriter, db: Database) -> None:
-    writer.put({"kind": "no-such-kind", "x": 1})
-    writer.put(trade("K1"))
-    eventually(lambda: count(db, "trades") == 1 and len(writer.rejected) == 1)
-    assert writer.rejected.read_all()[0]["record"]["kind"] == "no-such-kind" and len(writer.spool) == 0
+def test_spooled_lines_are_validated_again_when_replayed(mysql_cfg: MysqlConfig, db: Database,
+                                                        tmp_path: Path) -> None:
+    """Lines another version spooled: an unknown kind and a field renamed since are set aside with the
+    reason; a trade spooled with the Redis state's fields spread in (as before typed records) is written."""
+    old = {**trade("K0").model_dump(mode="json"), "vt_tradeid": "SIM.K0", "vt_orderid": "SIM.o1",
+           "datetime": "2026-11-19T21:00:00.123+08:00", "ts_ms": 1_795_611_600_123}
+    renamed = {**trade("K2").model_dump(mode="json"), "prise": 950.02}
+    del renamed["price"]
+    Spool(tmp_path / "spool.jsonl").append([{"kind": "no-such-kind", "x": 1}, old, renamed])
+    w = make_writer(mysql_cfg, tmp_path)
+    w.start()
+    try:
+        w.put(trade("K1"))
+        eventually(lambda: count(db, "trades") == 2 and len(w.rejected) == 2)
+        assert sorted(r["tradeid"] for r in db.query("SELECT tradeid FROM trades")) == ["K0", "K1"]
+        unknown, invalid = w.rejected.read_all()
+        assert unknown["record"]["kind"] == "no-such-kind" and "unknown record kind 'no-such-kind'" in unknown["error"]
+        assert invalid["record"]["tradeid"] == "K2" and "prise" in invalid["error"] and "price" in invalid["error"]
+        assert len(w.spool) == 0
+    finally:
+        w.stop()

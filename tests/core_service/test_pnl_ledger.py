@@ -26,6 +26,7 @@ from core_service.contracts_table import wire_rates
 from core_service.mysql_writer import MysqlWriter
 from core_service.pnl_ledger import LedgerFeed, Ours, compare
 from core_service.recorder import Recorder
+from core_service.records import dump, parse_record
 from core_service.redis_publisher import RedisPublisher
 from tests.core_service.harness import CoreHarness
 from tests.core_service.test_mysql_writer import make_writer
@@ -84,9 +85,9 @@ def settle(writer: MysqlWriter, extra: int = 0) -> None:
 def test_the_days_ledger_matches_the_broker_to_the_cent(core_side: MysqlWriter, db: Database) -> None:
     writer = core_side
     for record in DAY:
-        writer.put(record)
-    writer.put(ledger(D0, 0.0, 10.0))
-    writer.put(ledger(D1, 10_500.0, 110.0, {"au2702": {"realized_pnl": 10_500.0, "commission": 110.0}}))
+        writer.put(parse_record(record))
+    writer.put(parse_record(ledger(D0, 0.0, 10.0)))
+    writer.put(parse_record(ledger(D1, 10_500.0, 110.0, {"au2702": {"realized_pnl": 10_500.0, "commission": 110.0}})))
     eventually(lambda: len(records(db)) == 2)
     day = records(db)[D1]
     assert (money(day["realized_pnl"]), money(day["realized_pnl_open"]), money(day["commission"])) == (
@@ -101,8 +102,8 @@ def test_the_days_ledger_matches_the_broker_to_the_cent(core_side: MysqlWriter, 
     assert contract[D0]["verdict"] == "incomplete" and contract[D0]["note"] == "no broker figure"
     before = db.query("SELECT trading_day, symbol, realized_pnl, commission, verdict FROM pnl_records ORDER BY id")
     for record in DAY:  # CTP's replay of the day, then the same broker figures again
-        writer.put(record)
-    writer.put(ledger(D1, 10_500.0, 110.0, {"au2702": {"realized_pnl": 10_500.0, "commission": 110.0}}))
+        writer.put(parse_record(record))
+    writer.put(parse_record(ledger(D1, 10_500.0, 110.0, {"au2702": {"realized_pnl": 10_500.0, "commission": 110.0}})))
     settle(writer, len(DAY) + 1)
     assert db.query("SELECT trading_day, symbol, realized_pnl, commission, verdict FROM pnl_records ORDER BY id"
                     ) == before
@@ -113,10 +114,10 @@ def test_a_difference_above_one_tick_value_is_an_error_event_raised_once(core_si
                                                                          db: Database) -> None:
     writer = core_side
     for record in DAY:
-        writer.put(record)
-    writer.put(ledger(D1, 10_520.0, 90.0))  # 20.00 apart on both: within one tick value
+        writer.put(parse_record(record))
+    writer.put(parse_record(ledger(D1, 10_520.0, 90.0)))  # 20.00 apart on both: within one tick value
     eventually(lambda: records(db).get(D1, {}).get("verdict") == "ok")
-    writer.put(ledger(D1, 10_525.5, 110.0))  # the broker says 25.50 more than we booked
+    writer.put(parse_record(ledger(D1, 10_525.5, 110.0)))  # the broker says 25.50 more than we booked
     found = eventually(lambda: mismatch_events(db), what="ledger mismatch event")
     assert found[0]["level"] == "ERROR"
     assert found[0]["message"] == (
@@ -125,19 +126,19 @@ def test_a_difference_above_one_tick_value_is_an_error_event_raised_once(core_si
     assert json.loads(found[0]["detail"])["pnl_diff"] == "-25.5000"
     row = records(db)[D1]
     assert (row["verdict"], money(row["pnl_diff"])) == ("mismatch", -25.5)
-    writer.put(ledger(D1, 10_525.5, 110.0))  # the next account update: the same difference, not raised again
+    writer.put(parse_record(ledger(D1, 10_525.5, 110.0)))  # the next account update: the same difference, not raised again
     settle(writer, 1)
     assert len(mismatch_events(db)) == 1
-    writer.put(ledger(D1, 10_500.0, 150.0))  # another difference: raised again
+    writer.put(parse_record(ledger(D1, 10_500.0, 150.0)))  # another difference: raised again
     eventually(lambda: len(mismatch_events(db)) == 2)
     assert "commission differs by -40.00" in mismatch_events(db)[1]["message"]
 
 
 def test_an_incomplete_day_is_never_called_a_mismatch(core_side: MysqlWriter, db: Database) -> None:
     writer = core_side
-    writer.put(DAY[2])  # t2: lot B opened on D1
-    writer.put({**DAY[4], "tradeid": "lone"})  # a close-yesterday with no lot of an earlier day recorded
-    writer.put(ledger(D1, 8_000.0, 30.0))
+    writer.put(parse_record(DAY[2]))  # t2: lot B opened on D1
+    writer.put(parse_record({**DAY[4], "tradeid": "lone"}))  # a close-yesterday with no lot of an earlier day recorded
+    writer.put(parse_record(ledger(D1, 8_000.0, 30.0)))
     eventually(lambda: D1 in records(db))
     row = records(db)[D1]
     assert row["verdict"] == "incomplete"
@@ -150,11 +151,11 @@ def test_an_incomplete_day_is_never_called_a_mismatch(core_side: MysqlWriter, db
 def test_the_settlement_statement_is_kept_raw(core_side: MysqlWriter, db: Database) -> None:
     text = "交易结算单\n客户号: 000123\n平仓盈亏: 10,500.00\n手续费: 110.00\n"
     writer = core_side
-    writer.put({"kind": "settlement_statement", "gateway": "SIM", "accountid": "sim001", "trading_day": D1,
-                "settlement_text": text, "computed_at": f"{D1} 08:00:00.000"})
+    writer.put(parse_record({"kind": "settlement_statement", "gateway": "SIM", "accountid": "sim001", "trading_day": D1,
+                "settlement_text": text, "computed_at": f"{D1} 08:00:00.000"}))
     for record in DAY:
-        writer.put(record)
-    writer.put(ledger(D1, 10_500.0, 110.0))
+        writer.put(parse_record(record))
+    writer.put(parse_record(ledger(D1, 10_500.0, 110.0)))
     eventually(lambda: records(db).get(D1, {}).get("verdict") == "ok")
     assert records(db)[D1]["settlement_text"] == text
 
@@ -174,7 +175,7 @@ def test_the_verdict_rule() -> None:
 def test_the_feed_sends_after_a_fill_and_the_finished_day_at_the_roll() -> None:
     sent: list[dict[str, Any]] = []
     now = [0.0]
-    feed = LedgerFeed(sent.append, interval_s=5.0, clock=lambda: now[0])
+    feed = LedgerFeed(lambda record: sent.append(dump(record)), interval_s=5.0, clock=lambda: now[0])
 
     def account(day: str, realized: float, commission: float) -> AccountState:
         return AccountState(gateway="SIM", accountid="sim001", balance=1e6, available=1e6, frozen=0,

@@ -29,6 +29,7 @@ from core_service.closed_positions import Lot
 from core_service.mysql_writer import MysqlWriter
 from core_service.position_reconcile import Statement, plan, previous_trading_day
 from core_service.recorder import Recorder
+from core_service.records import parse_record
 from core_service.redis_publisher import RedisPublisher
 from tests.core_service.harness import CoreHarness
 from tests.core_service.test_mysql_writer import count, make_writer
@@ -69,7 +70,7 @@ def rig(mysql_cfg: MysqlConfig, tmp_path: Path, redis_client: redis.Redis, keys:
         Recorder(EventEngine(), keys, publisher, writer, tick_maxlen=1000, event_maxlen=1000,
                  main_symbol=lambda: "au2702", strategy_of_order=lambda _vt_orderid: None)
         for record in records:
-            writer.put(record)
+            writer.put(parse_record(record))
         writer.start()
         started.append(writer)
         if port is None:
@@ -86,15 +87,15 @@ def settle(writer: MysqlWriter, db: Database, target: int) -> None:
     """Until `target` records are written and what they gave rise to (system events) is too."""
     eventually(lambda: writer.written >= target, what=f"{target} records written")
     uid = new_uid()  # a marker behind everything put so far (the queue and the batches keep order)
-    writer.put({"kind": "broker_reply", "uid": uid, "received_at": f"{D1} 00:00:00.000", "gateway": "SIM",
-                "reply_kind": "marker", "key": "marker", "raw": {}})
+    writer.put(parse_record({"kind": "broker_reply", "uid": uid, "received_at": f"{D1} 00:00:00.000", "gateway": "SIM",
+                "reply_kind": "marker", "key": "marker", "raw": {}}))
     eventually(lambda: db.query("SELECT id FROM broker_replies WHERE uid = %s", [uid]), what="marker written")
 
 
 def put(writer: MysqlWriter, db: Database, records: list[dict[str, Any]]) -> None:
     target = writer.written + len(records)
     for record in records:
-        writer.put(record)
+        writer.put(parse_record(record))
     settle(writer, db, target)
 
 

@@ -20,6 +20,7 @@ from common.db import Database
 from core_service import closed_positions
 from core_service.closed_positions import Close, Lot, pool, split_close
 from core_service.mysql_writer import MysqlWriter
+from core_service.records import parse_record
 from tests.core_service.test_mysql_writer import count, make_writer
 from tests.helpers import eventually
 from tests.netproxy import TcpProxy
@@ -118,7 +119,7 @@ def snapshot(db: Database) -> dict[str, list[dict[str, Any]]]:
 
 def put_all(writer: MysqlWriter, records: list[dict[str, Any]]) -> None:
     for record in records:
-        writer.put(record)
+        writer.put(parse_record(record))
 
 
 def test_a_day_of_fills_is_closed_the_shfe_way_with_hand_computed_figures(writer: MysqlWriter,
@@ -175,12 +176,12 @@ def test_a_settlement_recorded_after_the_close_fills_the_row_in(writer: MysqlWri
     eventually(lambda: count(db, "positions_closed") == 1)
     row = db.query("SELECT pnl_open, pnl_settlement, settlement_price FROM positions_closed")[0]
     assert (float(row["pnl_open"]), row["pnl_settlement"], row["settlement_price"]) == (2000.0, None, None)
-    writer.put(settlement(D1, 499.0))
+    writer.put(parse_record(settlement(D1, 499.0)))
     eventually(lambda: db.query("SELECT pnl_settlement FROM positions_closed")[0]["pnl_settlement"] is not None)
     row = db.query("SELECT pnl_settlement, settlement_price FROM positions_closed")[0]
     assert (float(row["pnl_settlement"]), float(row["settlement_price"])) == (1000.0, 499.0)  # short: 499 - 498
-    writer.put(settlement(D1, 499.5, "position"))  # the broker's own statement outranks the tick's
-    writer.put(settlement(D1, 400.0, "tick"))  # ... and a tick never overrides it
+    writer.put(parse_record(settlement(D1, 499.5, "position")))  # the broker's own statement outranks the tick's
+    writer.put(parse_record(settlement(D1, 400.0, "tick")))  # ... and a tick never overrides it
     eventually(lambda: float(db.query("SELECT pnl_settlement FROM positions_closed")[0]["pnl_settlement"]) == 1500)
     eventually(lambda: writer.backlog == 0)
     assert float(db.query("SELECT price FROM settlement_prices")[0]["price"]) == 499.5

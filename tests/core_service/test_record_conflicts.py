@@ -20,7 +20,7 @@ from common.db import Database
 from core_service.mysql_writer import MysqlWriter
 from core_service.recorder import Recorder
 from core_service.redis_publisher import RedisPublisher
-from tests.core_service.test_mysql_writer import count, make_writer, order, trade
+from tests.core_service.test_mysql_writer import changed, count, make_writer, order, trade
 from tests.helpers import eventually
 from tests.netproxy import TcpProxy
 
@@ -86,12 +86,11 @@ def test_an_identical_replay_stays_silent(core_side: tuple[MysqlWriter, TcpProxy
     writer.put(order("ALLTRADED", 2))
     eventually(lambda: writer.written >= 2)
     for _ in range(3):  # CTP replays the day's trades and orders after every reconnect
-        replay = trade("T1", price=950.02)
-        replay["recorded_at"] = "2026-11-19 14:00:00.000"  # when we saw it is not part of the trade
-        writer.put(replay)
+        # when we saw it is not part of the trade
+        writer.put(changed(trade("T1", price=950.02), recorded_at="2026-11-19 14:00:00.000"))
         writer.put(order("ALLTRADED", 2))
     writer.put(trade("T1", price=950.020000001))  # DECIMAL(20,4) holds this as 950.0200: the same trade
-    writer.put({**trade("T1"), "ts": "2026-11-19 13:00:00.123400"})  # DATETIME(3) keeps 13:00:00.123
+    writer.put(changed(trade("T1"), ts="2026-11-19 13:00:00.123400"))  # DATETIME(3) keeps 13:00:00.123
     eventually(lambda: writer.written >= 10 and writer.backlog == 0)
     assert conflicts(db) == [] and events(db) == []
     assert count(db, "trades") == 1 and count(db, "orders") == 1
@@ -103,8 +102,7 @@ def test_an_order_replayed_with_another_price_is_kept_and_raised(core_side: tupl
     writer.put(order("NOTTRADED", 0))
     writer.put(order("ALLTRADED", 2))  # status and traded change legitimately
     eventually(lambda: writer.written >= 2)
-    changed = {**order("ALLTRADED", 2), "price": 949.5, "raw": {"price": 949.5}}
-    writer.put(changed)
+    writer.put(changed(order("ALLTRADED", 2), price=949.5, raw={"price": 949.5}))
     found = eventually(lambda: [e for e in events(db) if e["kind"] == "order_conflict"], what="conflict event")
     assert found[0]["level"] == "ERROR"
     assert found[0]["message"] == ("order o1 LONG au2702 arrived again with price 949.50 (stored 950.02);"
@@ -121,7 +119,7 @@ def test_a_conflict_spooled_while_mysql_is_down_is_found_when_written(core_side:
     writer.put(trade("T7", price=950.00, volume=2))
     eventually(lambda: count(db, "trades") == 1)
     proxy.down()
-    writer.put({**trade("T7", price=950.00, volume=3), "offset": "CLOSE"})
+    writer.put(changed(trade("T7", price=950.00, volume=3), offset="CLOSE"))
     writer.put(trade("T8"))
     eventually(lambda: not writer.ok and len(writer.spool) >= 1, timeout=20, what="records spooled")
     assert conflicts(db) == []

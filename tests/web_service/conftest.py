@@ -55,6 +55,11 @@ class WebServer:
     def hub(self) -> Any:
         return self.services.hub
 
+    @property
+    def cache(self) -> Any:
+        """The read model (web_service/live_cache.py): prices, positions, tick readers, risk feed."""
+        return self.services.cache
+
     def client(self, login: bool = True, password: str = PASSWORD) -> ApiClient:
         http = httpx.Client(base_url=self.base_url, timeout=30)
         api = ApiClient(http, self.base_url)
@@ -209,6 +214,15 @@ def browser() -> Iterator[Any]:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def tab(browser: Any, web: WebServer) -> Iterator[Any]:
+    """A logged-in Chinese page (1440x900) on the overview, closed after the test."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = login_page(context, web.base_url, "/")
+    yield page
+    context.close()
 
 
 def login_page(context: Any, base_url: str, path: str) -> Any:

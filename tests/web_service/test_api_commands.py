@@ -25,6 +25,7 @@ def test_done_answer_and_what_was_sent(api: ApiClient, responder: CommandRespond
     assert res.status_code == 200, res.text
     body = res.json()
     assert body["status"] == "done" and body["command_id"] == "cmd0123456789abc"
+    assert set(body) == {"command_id", "type", "status", "reason", "code", "vars", "result"}  # no nulls added
     [sent] = responder.received
     assert sent.id == "cmd0123456789abc" and sent.type == "strategy.start" and sent.params == {"name": "au_dual_ma"}
     assert sent.source == "web" and sent.ttl_s == 5 and abs(time.time() * 1000 - sent.issued_ms) < 10_000
@@ -47,6 +48,7 @@ def test_no_answer_is_503_and_the_command_is_withdrawn(api: ApiClient, web: WebS
     body = res.json()
     assert "core did not answer within 1.5 s; it may be down" in body["detail"] and "system page" in body["detail"]
     assert body["withdrawn"] is True and "will not run" in body["detail"]
+    assert set(body) == {"command_id", "type", "status", "withdrawn", "detail"}
     assert 1.4 < time.monotonic() - started < 5
     assert redis_client.llen(web.keys.commands) == 0, "a late core will not find it"
 
@@ -149,7 +151,9 @@ def test_main_contract_switch_writes_the_config_and_waits_for_the_core(
     assert res.status_code == 200 and res.json()["status"] == "switched", res.text
     config = json.loads(Path(web.settings.config_file).read_text())
     assert config["market_data"]["main_contract"] == "au2706" and config["web"]["port"] == web.settings.config.web.port
-    assert api.post("/api/main-contract", {"symbol": "au2706"}).json()["status"] == "unchanged"
+    unchanged = api.post("/api/main-contract", {"symbol": "au2706"}).json()
+    assert unchanged["status"] == "unchanged" and set(unchanged["main_contract"]) == {
+        "symbol", "exchange", "vt_symbol", "since_ms"}
 
 
 def test_main_contract_switch_without_a_core_reports_pending(

@@ -125,7 +125,8 @@ def test_healthz_needs_no_login_and_tells_the_truth(web: WebServer, redis_client
     seed.write_heartbeat(redis_client, web.keys, state=GatewayState.LOGGED_IN)
     up = anonymous.get("/healthz")
     assert up.status_code == 200, up.json()
-    assert up.json() == {"web": True, "redis": True, "mysql": True, "core": True, "gateway": "LOGGED_IN",
-                         "core_mysql": True}
+    assert up.json() | {"calendar_warning": None} == {
+        "web": True, "redis": True, "mysql": True, "core": True, "gateway": "LOGGED_IN", "core_mysql": True,
+        "core_state": "running", "core_state_reason": "", "calendar_warning": None}
     seed.write_heartbeat(redis_client, web.keys, state=GatewayState.DISCONNECTED, reason="0x1001")
     assert anonymous.get("/healthz").status_code == 503

@@ -7,7 +7,6 @@ core's shapes (tests/web_service/seed.py). Debian's Chromium via Playwright."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -18,20 +17,12 @@ from common.contract import AccountState, GatewayState, Keys, SystemEvent, now_m
 from common.db import Database
 from common.trading_calendar import CHINA_TZ
 from tests.web_service import seed
-from tests.web_service.conftest import WebServer, login_page
+from tests.web_service.conftest import WebServer
 
 pytestmark = pytest.mark.browser
 
 GATE = "网关未就绪：不可交易"
 REASON = "ErrorID 31: CTP:资金不足"
-
-
-@pytest.fixture
-def tab(browser: Any, web: WebServer) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-    page = login_page(context, web.base_url, "/")
-    yield page
-    context.close()
 
 
 def open_page(tab: Any, web: WebServer, path: str) -> None:

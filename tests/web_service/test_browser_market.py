@@ -77,7 +77,7 @@ def test_candles_with_volume_continue_live_and_five_levels_show_when_the_tick_ha
     assert visible_levels(tab, "bid") == [1] and visible_levels(tab, "ask") == [1], "a level-1 tick shows one level"
 
     def following() -> bool:
-        reader = web.hub.tick_readers.get(SYMBOL)
+        reader = web.cache.tick_readers.get(SYMBOL)
         return reader is not None and reader.last_id != "$"
 
     eventually(following, what="the hub follows the tick stream")

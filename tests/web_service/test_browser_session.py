@@ -7,7 +7,6 @@ heartbeat is seeded into real Redis in the core's shape. Debian's Chromium via P
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +15,7 @@ import redis
 
 from common.contract import GatewayState, GatewayStatus, Heartbeat, Keys, SessionState, now_ms
 from common.trading_calendar import CHINA_TZ, trading_day_str
-from tests.web_service.conftest import WebServer, login_page
+from tests.web_service.conftest import WebServer
 
 pytestmark = pytest.mark.browser
 
@@ -27,14 +26,6 @@ CLOSES = datetime(2030, 1, 7, 10, 15, tzinfo=CHINA_TZ)
 
 def ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
-
-
-@pytest.fixture
-def tab(browser: Any, web: WebServer) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-    page = login_page(context, web.base_url, "/")
-    yield page
-    context.close()
 
 
 def beat(r: redis.Redis, keys: Keys, session: SessionState | None) -> None:

@@ -37,8 +37,16 @@ def test_docs_and_openapi_need_a_session(web: WebServer, api: ApiClient) -> None
                  'href="/openapi.json"'):
         assert text in docs.text, text
     assert "cdn" not in docs.text.lower()
+    assert "PositionRow" in docs.text and "TradePage" in docs.text, "answers name their response models"
     spec = api.get("/openapi.json").json()
     assert "/api/bars" in spec["paths"] and "/docs" not in spec["paths"]
+    schemas = spec["components"]["schemas"]
+    for name in ("Status", "PositionRow", "AccountView", "TradePage", "RiskPage", "Executions", "TriggerStats", "Bars"):
+        assert name in schemas, name
+    untyped = [f"{method} {path}" for path, item in spec["paths"].items() for method, op in item.items()
+               if not path.endswith(".csv")
+               and not op["responses"]["200"].get("content", {}).get("application/json", {}).get("schema")]
+    assert untyped == [], "every JSON route declares its response model"
 
 
 @pytest.mark.parametrize("size", [20, 50, 100])

@@ -17,6 +17,7 @@ from common.db import connect as db_connect
 from common.performance.stats import daily_ratios, max_drawdown, trade_stats
 from common.trading_calendar import CHINA_TZ, trading_day_str
 from core_service.mysql_writer import MysqlWriter
+from core_service.records import parse_record
 from core_service.spool import Spool
 from tests.helpers import eventually
 from tests.web_service import seed
@@ -73,7 +74,7 @@ def book(mysql_cfg: MysqlConfig, tmp_path: Path) -> Iterator[Any]:
     def write(records: list[dict[str, Any]]) -> None:
         target = writer.written + len(records)
         for record in records:
-            writer.put(record)
+            writer.put(parse_record(record))  # the writer takes typed records (core_service/records.py)
         eventually(lambda: writer.written >= target, what="records written")
 
     yield write

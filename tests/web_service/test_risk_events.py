@@ -230,7 +230,7 @@ def test_an_event_seen_live_before_its_row_is_stored_can_be_acknowledged_once(
     risk_seed.publish_risk_event(
         redis_client, web.keys, event
     )  # pushed; the core's writer has not stored it yet
-    eventually(lambda: web.hub.risk.seen(event.uid), what="the hub saw the event")
+    eventually(lambda: web.cache.risk.seen(event.uid), what="the hub saw the event")
     responder.decide = lambda c: CommandReply(
         command_id=c.id,
         status=CommandStatus.DONE,

@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import redis
 import redis.asyncio as aioredis
+from fastapi import WebSocket
 
+from common.clock import TestClock
 from common.contract import EventMessage, ExecutionReport, ExecutionStep, RiskEventType, RiskEventUpdate
 from common.db import Database
 from tests.web_service import risk_seed
 from tests.web_service.conftest import ApiClient, WebServer
 from tests.web_service.test_risk_events import BASE_MS
 from tests.web_service.test_ws import is_, open_ws, recv_until, subscribe
+from web_service.live_cache import LiveCache
 from web_service.live_state import LiveState
 from web_service.settings import load_settings
 from web_service.ws_client import Client
@@ -128,8 +133,11 @@ def test_risk_pushes_are_never_coalesced(web_config: Path) -> None:
     """Every risk event, update and execution step reaches a client that has not read any yet, in order; the
     cleared and the acknowledged update of one event both arrive (each carries only what changed)."""
     settings = load_settings(web_config)
-    hub = Hub(LiveState(aioredis.Redis(), settings.keys), settings, None)
-    client = Client(None, "session", 256)  # type: ignore[arg-type]  # never sends: its outbox only fills
+    clock = TestClock(datetime(2027, 1, 15, 2, 0, tzinfo=UTC))
+    live = LiveState(aioredis.Redis(), settings.keys, clock)
+    cache = LiveCache(live, settings, None, clock)
+    hub = Hub(cache, live.redis, settings.keys, clock)
+    client = Client(1, cast(WebSocket, None), "session", 256, clock.monotonic())  # never sends: its outbox only fills
     for topic in ("risk", "executions"):
         hub.by_topic[topic] = {client}
     event = risk_seed.risk_event()
@@ -148,7 +156,7 @@ def test_risk_pushes_are_never_coalesced(web_config: Path) -> None:
         for kind in (ExecutionStep.SUBMITTED, ExecutionStep.TIMEOUT, ExecutionStep.REPRICED)
     ]
     for kind, data in pushes:
-        hub.apply_event(EventMessage(type=kind, data=data))
+        cache.apply_event(EventMessage(type=kind, data=data))
 
     async def drain() -> list[dict]:
         return [json.loads(await client.outbox.get()) for _ in range(len(client.outbox))]
@@ -171,4 +179,4 @@ def test_risk_pushes_are_never_coalesced(web_config: Path) -> None:
         ("executions", "TIMEOUT"),
         ("executions", "REPRICED"),
     ]
-    assert hub.risk.seen(event.uid) == ("operator", BASE_MS + 1)
+    assert cache.risk.seen(event.uid) == ("operator", BASE_MS + 1)

@@ -21,6 +21,7 @@ from tests.helpers import eventually
 from tests.web_service import seed
 from tests.web_service.conftest import ApiClient, WebServer
 from web_service.services import REDIS_CLIENT_NAME
+from web_service.ws_messages import SERVER_MESSAGE
 
 
 def open_ws(web: WebServer, api: ApiClient) -> ClientConnection:
@@ -37,6 +38,7 @@ def recv_until(ws: ClientConnection, match: Callable[[dict[str, Any]], bool], ti
         if left <= 0:
             raise AssertionError("no matching message in time")
         message = json.loads(ws.recv(timeout=left))
+        SERVER_MESSAGE.validate_python(message)  # every message the web sends is one of the union's
         if match(message):
             return message
 
@@ -94,7 +96,7 @@ def test_one_reader_per_stream_for_many_clients(web: WebServer, api: ApiClient, 
         for ws in clients:
             subscribe(ws, "tick:au2706")
             recv_until(ws, is_("snapshot", "tick:au2706"))
-        assert set(web.hub.tick_readers) == {"au2702", "au2706"}, "main contract + the subscribed one"
+        assert set(web.cache.tick_readers) == {"au2702", "au2706"}, "main contract + the subscribed one"
         # events + au2702 (main) + au2706: three blocking readers however many clients
         eventually(lambda: _xread_connections(redis_client) == 3, timeout=5, what="three XREAD connections")
         seed.write_tick(redis_client, web.keys, "au2706", 590.5)
@@ -103,7 +105,7 @@ def test_one_reader_per_stream_for_many_clients(web: WebServer, api: ApiClient, 
     finally:
         for ws in clients:
             ws.close()
-    eventually(lambda: set(web.hub.tick_readers) == {"au2702"}, what="idle reader stopped")
+    eventually(lambda: set(web.cache.tick_readers) == {"au2702"}, what="idle reader stopped")
 
 
 def raw_ws(web: WebServer, api: ApiClient, rcvbuf: int = 4096) -> socket.socket:
