@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from common.clock import TestClock
 from common.contract import (
     CommandReply,
     CommandStatus,
@@ -291,7 +292,7 @@ def test_unexpected_answer_shape_is_an_error(capsys: pytest.CaptureFixture[str])
 
 def test_diagnose_through_the_cli(core: CoreHarness) -> None:
     assert core.app and core.app.sync
-    core.app.sync.diagnoser.now = lambda: datetime(2026, 3, 11, 10, 0, tzinfo=CHINA_TZ)  # a weekday session
+    core.app.sync.diagnoser.clock = TestClock(datetime(2026, 3, 11, 10, 0, tzinfo=CHINA_TZ))  # a weekday session
     passing = run_cli(core, "diagnose", "--symbol", "au2702", "--side", "BUY")
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert passing.stdout.splitlines()[0].startswith("diagnose BUY OPEN 1 au2702.SHFE at ")
