@@ -133,6 +133,8 @@ class LoopThread(threading.Thread):
             raise ValueError(f"{name}: a wakeable loop owns its halt event")
         if interval_s < 0:
             raise ValueError(f"{name}: interval_s must not be negative, got {interval_s}")
+        if step is None and type(self).step is LoopThread.step:
+            raise TypeError(f"{name}: a loop needs a step (pass step= or override step())")
         self.what = what
         self.interval_s = interval_s
         self.first_wait_s = interval_s if first_wait_s is None else first_wait_s
@@ -149,8 +151,7 @@ class LoopThread(threading.Thread):
 
     # ------------------------------------------------------------ to override
     def step(self) -> float | None:
-        if self._step is None:
-            raise NotImplementedError(f"{self.name}: no step given")
+        assert self._step is not None  # checked when built: a subclass without step= overrides this
         return self._step()
 
     def on_stop(self) -> None:

@@ -192,3 +192,8 @@ def test_wake_needs_a_wakeable_loop_that_owns_its_halt() -> None:
         LoopThread("test-loop", what="x", step=lambda: None).wake()
     with pytest.raises(ValueError, match="a wakeable loop owns its halt event"):
         LoopThread("test-loop", what="x", step=lambda: None, wakeable=True, halt=threading.Event())
+
+
+def test_a_loop_without_a_step_is_refused_when_built() -> None:
+    with pytest.raises(TypeError, match="needs a step"):
+        LoopThread("arbig-test-nostep", what="nothing")
