@@ -7,7 +7,7 @@ core's shapes (tests/web_service/seed.py). Debian's Chromium via Playwright."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -236,11 +236,14 @@ def test_a_ledger_mismatch_with_the_broker_is_a_warning_on_the_account_page(
     columns = ("gateway, accountid, trading_day, symbol, realized_pnl, realized_pnl_open, commission, closed_volume,"
                " trades, broker_realized_pnl, broker_commission, pnl_diff, commission_diff, verdict, note, computed_at")
     today = datetime.now(CHINA_TZ).date()
-    for day, ours, broker, verdict in ((today, 10_500, 9_500, "mismatch"), (today.replace(day=1), 300, 300, "ok")):
+    earlier = today - timedelta(days=7)  # never today (replace(day=1) was today on the 1st)
+    for day, ours, broker, verdict in ((today, 10_500, 9_500, "mismatch"), (earlier, 300, 300, "ok")):
         db.execute(f"INSERT INTO pnl_records ({columns}) VALUES (%s,%s,%s,'',%s,%s,%s,1,2,%s,%s,%s,0,%s,'',NOW(3))",
                    ("CTP", "8001", day, ours, ours, 20, broker, 20, ours - broker, verdict))
     open_page(tab, web, "/account")
     tab.click('#ranges button[data-range="all"]')
+    # the first range's answer may still be on the page: wait for the "all" rows (both days), then read
+    tab.locator(f"#ledger tr[data-day='{earlier:%Y-%m-%d}']").wait_for()
     tab.locator("#ledger-warn .msg.bad").wait_for()
     warning = tab.inner_text("#ledger-warn")
     assert today.strftime("%Y-%m-%d") in warning and "与柜台对账不一致" in warning
