@@ -161,6 +161,18 @@ class ExecutionConfig(_Strict):
     strategy_order_timeout_s: float = Field(60.0, gt=0, le=86_400)  # strategy orders: a risk event, no reprice
 
 
+class AiConfig(_Strict):
+    """The AI trader (MCP tools, core_service/ai_desk.py): limits the agent cannot change."""
+
+    enabled: bool = True  # AI trading on at the core's start (the operator switches it on the system page)
+    live_trading: bool = False  # on a live account (CTP) the trading tools are refused unless true
+    max_lots_per_order: int = Field(1, ge=1, le=1000)
+    max_position_lots: int = Field(3, ge=1, le=10_000)  # per contract and direction, whoever opened it
+    max_orders_per_minute: int = Field(6, ge=1, le=600)  # ai.trade commands sent (refusals do not count)
+    max_daily_loss: float = Field(10_000.0, gt=0)  # CNY; reached: AI trading switches itself off
+    require_exit_plan: bool = False  # an open without an exit plan (a stop loss or take profit) is refused
+
+
 class AppConfig(_Strict):
     market_data: MarketDataConfig = MarketDataConfig()
     gateway: GatewayConfig = GatewayConfig()
@@ -170,6 +182,7 @@ class AppConfig(_Strict):
     web: WebConfig = WebConfig()
     sync: SyncConfig = SyncConfig()
     execution: ExecutionConfig = ExecutionConfig()
+    ai: AiConfig = AiConfig()
     strategies: list[StrategyConfig] = []
 
     @field_validator("strategies")

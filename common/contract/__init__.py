@@ -13,6 +13,7 @@ Redis layout (every key starts with the configured prefix, "" in production):
   arbig:state:strategies        hash     strategy name -> StrategyState JSON
   arbig:state:contracts         hash     symbol -> ContractInfo JSON (what the gateway knows)
   arbig:state:main_contract     string   MainContract JSON
+  arbig:state:ai                string   AiState JSON (the AI trader: switch, limits, exit plans)
   arbig:events                  stream   EventMessage entries (field "json"), bounded by MAXLEN
   arbig:commands                list     Command JSON; web LPUSHes, core BRPOPs
   arbig:reply:{command_id}      list     CommandReply JSON; core LPUSHes, sender BRPOPs
@@ -27,7 +28,22 @@ Modules: `keys` (Redis keys), `messages` (state, events, records), `commands` (o
 
 from __future__ import annotations
 
+from common.contract.ai import (  # noqa: F401
+    AI_REFERENCE,
+    EXIT_REFERENCE,
+    AiExitPlanParams,
+    AiLimits,
+    AiState,
+    AiSwitchParams,
+    AiTradeParams,
+    ExitPlan,
+    ExitPlanState,
+    ai_reference,
+    exit_reference,
+    parse_ai_reference,
+)
 from common.contract.commands import (  # noqa: F401
+    AI_TOOL_COMMANDS,
     COMMAND_ID_RE,
     NO_CONTROL,
     PARAMS_MAX_KEYS,

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, Strict, ValidationInfo, field_validator, model_validator
 
+from common.contract.ai import AiExitPlanParams, AiSwitchParams, AiTradeParams
 from common.contract.messages import Message, now_ms
 
 COMMAND_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
@@ -30,10 +31,17 @@ class CommandType(StrEnum):
     ORDER_SEND = "order.send"  # the order ticket: open or close by hand
     ORDER_PREVIEW = "order.preview"  # what order.send would send, cost and closable volume (read only)
     POSITIONS_FLATTEN = "positions.flatten"  # close every position the operator confirmed (after an emergency stop)
+    AI_TRADE = "ai.trade"  # the AI agent's trade (MCP execute_trade), checked against the AI limits
+    AI_PREVIEW = "ai.preview"  # what ai.trade would send, with every refusal (read only)
+    AI_EXIT_PLAN = "ai.exit_plan"  # set the exit plan of an open position (MCP update_exit_plan)
+    AI_SWITCH = "ai.switch"  # the operator turns AI trading on/off (system page; never from a tool)
 
 
 # Commands that change nothing: answered, never audited in MySQL (a dry run writes nothing).
-READ_ONLY_COMMANDS = frozenset({CommandType.SYNC_CHECK, CommandType.ORDER_DIAGNOSE, CommandType.ORDER_PREVIEW})
+READ_ONLY_COMMANDS = frozenset({CommandType.SYNC_CHECK, CommandType.ORDER_DIAGNOSE, CommandType.ORDER_PREVIEW,
+                                CommandType.AI_PREVIEW})
+# Commands an MCP tool may send (web_service/mcp/); everything else is the operator's.
+AI_TOOL_COMMANDS = frozenset({CommandType.AI_TRADE, CommandType.AI_PREVIEW, CommandType.AI_EXIT_PLAN})
 
 
 # Strict shapes for everything an operator sends (web, CLI, raw Redis): no bool -> int, no 1.0 lots,
@@ -150,6 +158,10 @@ PARAMS_MODEL: dict[CommandType, type[Message]] = {
     CommandType.ORDER_SEND: OrderSendParams,
     CommandType.ORDER_PREVIEW: OrderSendParams,
     CommandType.POSITIONS_FLATTEN: FlattenParams,
+    CommandType.AI_TRADE: AiTradeParams,
+    CommandType.AI_PREVIEW: AiTradeParams,
+    CommandType.AI_EXIT_PLAN: AiExitPlanParams,
+    CommandType.AI_SWITCH: AiSwitchParams,
 }
 PARAMS_MAX_KEYS = 16
 

@@ -47,6 +47,11 @@ class Keys:
         return f"{self.prefix}arbig:state:main_contract"
 
     @property
+    def ai_state(self) -> str:
+        """AiState JSON (common/contract/ai.py), written by the core on every change and each heartbeat."""
+        return f"{self.prefix}arbig:state:ai"
+
+    @property
     def events(self) -> str:
         return f"{self.prefix}arbig:events"
 

@@ -323,7 +323,7 @@ class SystemEvent(Message):
 
 EventType = Literal[
     "account", "position", "order", "trade", "strategy", "trigger", "system", "main_contract",
-    "command", "risk_event", "risk_update", "execution",
+    "command", "risk_event", "risk_update", "execution", "ai_state",
 ]
 
 
