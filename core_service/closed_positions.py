@@ -21,13 +21,17 @@ PnL per row, sign by the side closed, before commission:
                   settlement price recorded after the close fills the row in (`apply_settlement`).
 Commission per row: the opening fill's share (taken from what is left of it on the lot, so the shares
 of one fill add up exactly) + the closing fill's share (split by volume, the last piece takes the rest).
-Exit reason: strategy | operator | emergency | external (a close we did not send), from the order's
-strategy and reference; when the record says external, the stored order is asked (after a restart the
-core no longer knows which strategy sent an order that filled while it was down).
+Exit reason: strategy | operator | emergency | ai (the AI agent's close) | stop_loss | take_profit (an
+exit plan's close) | external (a close we did not send), from the order's strategy and reference; when
+the record says external, the stored order is asked (after a restart the core no longer knows which
+strategy sent an order that filled while it was down). The AI's orders and exit-plan closes are
+attributed to the strategy "ai". A lot keeps its opening fill's confidence (the AI's); a closed row
+carries the lot's, and the exit plan that was in force on the position when the closing fill came.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -35,22 +39,37 @@ from typing import Any
 
 from pymysql.cursors import Cursor
 
+from common.contract.ai import AI_REFERENCE, EXIT_REFERENCE
+
 OPERATOR_REFERENCE = "ARBIG_operator"  # core_service.manual_orders.MANUAL_REFERENCE
 EMERGENCY_REFERENCE = "ARBIG_emergency"  # an emergency flatten's orders carry this reference
 STRATEGY_REFERENCE = "CtaStrategy_"  # vnpy's CtaEngine: f"{APP_NAME}_{strategy_name}"
+AI_STRATEGY = "ai"  # the strategy the AI agent's orders and its exit plans' closes are attributed to
+EXIT_REASONS = ("stop_loss", "take_profit")  # common.contract.ai.ExitReason
 SPLIT_DAY_EXCHANGES = {"SHFE", "INE"}
 DEFAULT_SIZE = Decimal(1000)
 FOUR = Decimal("0.0001")
 ZERO = Decimal(0)
 
 
+def is_ai_reference(reference: str | None) -> bool:
+    """An order the AI agent sent (`ARBIG_ai:...`) or an exit plan's close (`ARBIG_exit:...`)."""
+    return (reference or "").split(":", 1)[0] in (AI_REFERENCE, EXIT_REFERENCE)
+
+
 def exit_reason(strategy: str | None, reference: str | None) -> str:
-    """Who sent the order a closing fill belongs to."""
+    """Who sent the order a closing fill belongs to (at most 16 characters: the column's)."""
     reference = reference or ""
     if reference.startswith(EMERGENCY_REFERENCE):
         return "emergency"
     if reference.startswith(OPERATOR_REFERENCE):
         return "operator"
+    head, _, rest = reference.partition(":")
+    if head == EXIT_REFERENCE:
+        reason = rest.split(":", 1)[0]
+        return reason if reason in EXIT_REASONS else AI_STRATEGY
+    if head == AI_REFERENCE or strategy == AI_STRATEGY:
+        return AI_STRATEGY
     if strategy or reference.startswith(STRATEGY_REFERENCE):
         return "strategy"
     return "external"
@@ -82,6 +101,7 @@ class Lot:
     commission_left: Decimal | None
     strategy: str | None = None
     before_recording: bool = False  # opened before recording: open price the broker's average
+    confidence: int | None = None  # the opening fill's (the AI's); None: not the AI's
 
 
 @dataclass(frozen=True)
@@ -178,12 +198,12 @@ def split_close(close: Close, lots: list[Lot], settlement: Decimal | None) -> li
 
 INSERT_LOT = (
     "INSERT INTO position_lots (gateway, symbol, exchange, direction, open_trade_id, open_tradeid, open_ts,"
-    " open_trading_day, open_price, size, volume, remaining, commission, commission_left, strategy)"
-    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+    " open_trading_day, open_price, size, volume, remaining, commission, commission_left, strategy, confidence)"
+    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
 )
 OPEN_LOTS = (
     "SELECT id, open_trade_id, open_tradeid, open_ts, open_trading_day, open_price, remaining, commission_left,"
-    " strategy, opened_before_recording FROM position_lots WHERE gateway = %s AND symbol = %s AND exchange = %s"
+    " strategy, opened_before_recording, confidence FROM position_lots WHERE gateway = %s AND symbol = %s AND exchange = %s"
     " AND direction = %s AND remaining > 0 ORDER BY open_ts, id FOR UPDATE"
 )
 UPDATE_LOT = "UPDATE position_lots SET remaining = %s, commission_left = %s WHERE id = %s"
@@ -193,9 +213,10 @@ CLOSED_COLUMNS = (
     "piece", "close_tradeid", "close_orderid", "close_offset", "close_ts", "close_price", "trading_day", "carried", "settlement_price",
     "pnl_open", "pnl_settlement", "commission", "strategy", "exit_reason",
 )
+AI_COLUMNS = ("confidence", "exit_plan")  # a closing fill's own (external_close.py writes CLOSED_COLUMNS only)
 INSERT_CLOSED = (
-    f"INSERT INTO positions_closed ({', '.join(CLOSED_COLUMNS)}, recorded_at) VALUES"
-    f" ({', '.join(['%s'] * len(CLOSED_COLUMNS))}, UTC_TIMESTAMP(3))"
+    f"INSERT INTO positions_closed ({', '.join(CLOSED_COLUMNS + AI_COLUMNS)}, recorded_at) VALUES"
+    f" ({', '.join(['%s'] * len(CLOSED_COLUMNS + AI_COLUMNS))}, UTC_TIMESTAMP(3))"
 )
 SETTLEMENT_OF = "SELECT price FROM settlement_prices WHERE symbol = %s AND trading_day = %s"
 # The broker's own statement (a position record) outranks the exchange's tick; otherwise the latest wins.
@@ -241,7 +262,7 @@ def open_lots(cur: Cursor, gateway: str, symbol: str, exchange: str, side: str) 
     """The open lots of one position, locked for this transaction."""
     cur.execute(OPEN_LOTS, (gateway, symbol, exchange, side))
     return [Lot(r[0], r[1], r[2], r[3], r[4], Decimal(r[5]), Decimal(r[6]), None if r[7] is None else Decimal(r[7]),
-                r[8], bool(r[9])) for r in cur.fetchall()]
+                r[8], bool(r[9]), r[10]) for r in cur.fetchall()]
 
 
 def apply_trade(cur: Cursor, record: dict[str, Any], trade_id: int) -> int:
@@ -255,7 +276,7 @@ def apply_trade(cur: Cursor, record: dict[str, Any], trade_id: int) -> int:
         cur.execute(INSERT_LOT, (record["gateway"], record["symbol"], record["exchange"], record["direction"],
                                  trade_id, record["tradeid"], record["ts"], day, dec(record["price"]), size,
                                  dec(record["volume"]), dec(record["volume"]), commission, commission,
-                                 record.get("strategy")))
+                                 record.get("strategy"), record.get("confidence")))
         return 0
     close = Close(side_closed(str(record["direction"])), offset, str(record["exchange"]), dec(record["price"]),
                   dec(record["volume"]), size, day, commission)
@@ -267,6 +288,8 @@ def apply_trade(cur: Cursor, record: dict[str, Any], trade_id: int) -> int:
         row = cur.fetchone()
         settlement = None if row is None else Decimal(row[0])
     strategy, reason = _origin(cur, record)
+    plan = record.get("exit_plan")
+    plan_json = None if plan is None else json.dumps(plan, ensure_ascii=False, default=str)
     pieces = split_close(close, chosen, settlement)
     for n, piece in enumerate(pieces):
         lot, after = piece.lot, piece.lot_after
@@ -278,7 +301,7 @@ def apply_trade(cur: Cursor, record: dict[str, Any], trade_id: int) -> int:
             lot.open_ts if lot else None, lot.open_trading_day if lot else None, lot.open_price if lot else None,
             lot.strategy if lot else None, int(bool(lot and lot.before_recording)), trade_id, n, record["tradeid"],
             record["orderid"], offset, record["ts"], close.price, day, int(piece.carried), piece.settlement, piece.pnl_open, piece.pnl_settlement,
-            piece.commission, strategy, reason,
+            piece.commission, strategy, reason, lot.confidence if lot else None, plan_json,
         ))  # fmt: skip
     return len(pieces)
 

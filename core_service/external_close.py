@@ -50,8 +50,8 @@ INSERT_RECONCILIATION = (
     " ON DUPLICATE KEY UPDATE id = id"
 )
 INSERT_CLOSED = (
-    f"INSERT INTO positions_closed ({', '.join(CLOSED_COLUMNS)}, reconciliation_id, recorded_at) VALUES"
-    f" ({', '.join(['%s'] * (len(CLOSED_COLUMNS) + 1))}, UTC_TIMESTAMP(3))"
+    f"INSERT INTO positions_closed ({', '.join(CLOSED_COLUMNS)}, confidence, reconciliation_id, recorded_at)"
+    f" VALUES ({', '.join(['%s'] * (len(CLOSED_COLUMNS) + 2))}, UTC_TIMESTAMP(3))"
 )
 
 
@@ -125,7 +125,8 @@ def book(cur: Cursor, rec: dict[str, Any]) -> PositionReport | None:
                 gateway, symbol, exchange, side, part.volume, size, lot.id, lot.open_trade_id, lot.open_tradeid,
                 lot.open_ts, lot.open_trading_day, lot.open_price, lot.strategy, int(lot.before_recording), None,
                 piece, f"external-{reconciliation_id}", "", offset, rec["detected_at"], price, day, int(part.carried),
-                part.settlement, part.pnl_open, part.pnl_settlement, None, None, EXIT_REASON, reconciliation_id))
+                part.settlement, part.pnl_open, part.pnl_settlement, None, None, EXIT_REASON, lot.confidence,
+                reconciliation_id))
             piece += 1
     detail = {k: str(v) for k, v in rec.items() if k != "kind"}
     detail.update(lots=str(held), closed_yd=str(close_yd), closed_td=str(close_td),

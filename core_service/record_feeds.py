@@ -9,7 +9,8 @@
   the tick's pre-settlement (keyed by the tick's trading day) and CTP's position records
   (PreSettlementPrice with their TradingDay; these outrank ticks).
 - `OrderOrigins`: the reference each order was sent with (vnpy states it on the first update only),
-  so a closing fill gets its exit reason (strategy | operator | emergency | external).
+  so a closing fill gets its exit reason (strategy | operator | emergency | ai | stop_loss |
+  take_profit | external), and an AI order's later updates and fills its confidence and tool call.
 """
 
 from __future__ import annotations

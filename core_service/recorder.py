@@ -12,6 +12,12 @@ mismatch the writer finds comes back as an ERROR system event. Position records 
 reconciles our lots with (`position_reconcile`): the average open price, the cost price, the settlement
 price yesterday's lots are marked from and the broker's trading day (CTP's, else the account's); lots
 carried in come back as a WARNING system event, a drift as an ERROR one.
+
+The AI agent's orders and trades carry its confidence and tool call (from the order's reference) and
+are attributed to the strategy "ai", like its exit plans' closes. A closing fill carries the exit plan
+in force on the position it closes (`exit_plan_of`), looked up on vnpy's event thread as the fill comes
+(a dict lookup: the core drops a plan only on a later position event, so the plan seen is the one in
+force when the fill came).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vnpy.event import Event, EventEngine
+from vnpy.trader.constant import Offset
 from vnpy.trader.event import (
     EVENT_ACCOUNT,
     EVENT_CONTRACT,
@@ -40,6 +47,7 @@ from common.contract import CommandAudit, EventMessage, Keys, SystemEvent, posit
 from common.lifecycle import LoopThread
 from common.market_clock import MarketClock
 from core_service import serializers as ser
+from core_service.closed_positions import AI_STRATEGY, is_ai_reference, side_closed
 from core_service.conflicts import Conflict
 from core_service.contracts_table import ContractBook
 from core_service.equity_marks import EquityMarks
@@ -63,6 +71,11 @@ log = logging.getLogger(__name__)
 POSITION_DB_INTERVAL_S = 5.0  # unchanged positions (pnl only) reach MySQL at most this often
 ACCOUNT_DB_INTERVAL_S = 5.0
 SEEN_TRADES = 20_000  # vt_tradeids remembered so a trade reaching us twice (push + query) is published once
+ExitPlanOf = Callable[[str, str], dict[str, Any] | None]  # (vt_symbol, held direction LONG|SHORT) -> plan
+
+
+def no_exit_plan(vt_symbol: str, direction: str) -> dict[str, Any] | None:
+    return None
 
 
 class Recorder:
@@ -78,6 +91,7 @@ class Recorder:
         strategy_of_order: Callable[[str], str | None],
         clock: MarketClock | None = None,  # None: a live market clock
         contracts: ContractBook | None = None,
+        exit_plan_of: ExitPlanOf = no_exit_plan,  # the core's exit plans (called on vnpy's event thread)
     ) -> None:
         self.event_engine = event_engine
         self.keys = keys
@@ -87,6 +101,7 @@ class Recorder:
         self.event_maxlen = event_maxlen
         self.main_symbol = main_symbol
         self.strategy_of_order = strategy_of_order
+        self.exit_plan_of = exit_plan_of
         self.marks = EquityMarks(clock or MarketClock(runs_on=True), writer.put)  # the equity curve, on the market clock
         self.wall = self.marks.clock.base  # the injected wall clock (recorded_at, updated_at, DB intervals)
         self.published_symbols: set[str] = set()
@@ -128,11 +143,30 @@ class Recorder:
 
     def _make_handler(self, event_type: str) -> Callable[[Event], None]:
         put = self._queue.put
+        if event_type == EVENT_TRADE:
+            plan_of = self._plan_in_force
+
+            def on_trade(event: Event) -> None:  # vnpy's event thread: the plan in force now, then enqueue
+                put((event_type, (event.data, plan_of(event.data))))
+
+            return on_trade
 
         def handler(event: Event) -> None:  # runs on vnpy's event thread: enqueue only
             put((event_type, event.data))
 
         return handler
+
+    def _plan_in_force(self, trade: TradeData) -> dict[str, Any] | None:
+        """The exit plan (a copy) on the position a closing fill closes; None for an opening. On vnpy's
+        event thread: never raises."""
+        if trade.offset == Offset.OPEN:
+            return None
+        try:
+            plan = self.exit_plan_of(trade.vt_symbol, side_closed(trade.direction.name if trade.direction else ""))
+            return dict(plan) if plan else None
+        except Exception:  # a fault here must not stop vnpy's event thread
+            log.exception("recorder: no exit plan for trade %s", trade.vt_tradeid)
+            return None
 
     @property
     def backlog(self) -> int:
@@ -206,7 +240,7 @@ class Recorder:
         elif event_type == EVENT_ORDER:
             self._on_order(data)
         elif event_type == EVENT_TRADE:
-            self._on_trade(data)
+            self._on_trade(*data)
         elif event_type == EVENT_POSITION:
             self._on_position(data)
         elif event_type == EVENT_ACCOUNT:
@@ -228,24 +262,29 @@ class Recorder:
         self.last_tick_ms = message.ts_ms
         self.publisher.xadd(self.keys.tick_stream(tick.symbol), message.to_fields(), self.tick_maxlen)
 
+    def _strategy(self, vt_orderid: str, reference: str) -> str | None:
+        """The AI's orders and exit-plan closes: "ai"; else the CTA strategy that sent it (None: none)."""
+        return AI_STRATEGY if is_ai_reference(reference) else self.strategy_of_order(vt_orderid)
+
     def _on_order(self, order: OrderData) -> None:
-        state = ser.order_state(order)
+        self.origins.order(order)
+        state = ser.order_state(order, order.reference or self.origins.reference(order.vt_orderid))
         self.publisher.hset_state(self.keys.orders, state.vt_orderid, state.to_json())
         self.publish_event("order", state.model_dump())
         self.writer.put(OrderRecord(
             gateway=state.gateway, orderid=state.orderid, trading_day=ser.day_to_db(ser.record_trading_day(order, self.wall)),
             symbol=state.symbol, exchange=state.exchange, direction=state.direction, offset=state.offset,
             type=state.type, price=state.price, volume=state.volume, traded=state.traded, status=state.status,
-            reference=state.reference, strategy=self.strategy_of_order(order.vt_orderid), reason=state.reason,
+            reference=state.reference, strategy=self._strategy(order.vt_orderid, state.reference), reason=state.reason,
             ts=ser.ms_to_db(ser.epoch_ms(order.datetime, self.wall)), updated_at=ser.ms_to_db(self.wall.now_ms()),
-            raw=ser.raw_record(order)))
-        self.origins.order(order)
+            raw=ser.raw_record(order), confidence=state.confidence, tool_call_id=state.tool_call_id))
         self.replies.order(order)
         for listener in self.order_listeners:
             listener(order)
 
-    def _on_trade(self, trade: TradeData) -> None:
-        state = ser.trade_state(trade, self.wall)
+    def _on_trade(self, trade: TradeData, exit_plan: dict[str, Any] | None = None) -> None:
+        reference = self.origins.reference(trade.vt_orderid)
+        state = ser.trade_state(trade, self.wall, reference)
         if trade.vt_tradeid in self._seen_trades:  # again (query fallback, late push): MySQL keeps one row
             log.info("trade %s reached the recorder again; not published twice", trade.vt_tradeid)
         else:
@@ -254,7 +293,7 @@ class Recorder:
                 self._seen_trades.popitem(last=False)
             self.publish_event("trade", state.model_dump())
             self.marks.on_trade()  # the equity curve gets a point after every fill
-        strategy = self.strategy_of_order(trade.vt_orderid)
+        strategy = self._strategy(trade.vt_orderid, reference)
         self.writer.put(TradeRecord(
             gateway=state.gateway, exchange=state.exchange, tradeid=state.tradeid, direction=state.direction,
             trading_day=ser.day_to_db(state.trading_day), symbol=state.symbol, orderid=trade.orderid,
@@ -262,7 +301,8 @@ class Recorder:
             commission=self._commission(trade, state.offset), strategy=strategy, ts=ser.ms_to_db(state.ts_ms),
             recorded_at=ser.ms_to_db(self.wall.now_ms()), raw=ser.raw_record(trade),
             size=self.contracts.size(trade.symbol),
-            exit_reason=self.origins.exit_reason(trade.vt_orderid, strategy)))
+            exit_reason=self.origins.exit_reason(trade.vt_orderid, strategy), confidence=state.confidence,
+            tool_call_id=state.tool_call_id, exit_plan=exit_plan))
         self.replies.trade(trade)
         self.ledger.trade_seen()
 

@@ -6,8 +6,9 @@ field fails where the record is built (pydantic's ValidationError), never as a s
 Builders construct models; `MysqlWriter.put` keeps them as JSON-safe dicts (`model_dump(mode="json")`)
 on its queue and in its spool, so a spool line stays readable text. A line spooled by an earlier
 version is validated on replay (`parse_record`): the fields older versions spread from the Redis
-states (e.g. a trade's `vt_tradeid`, never written) are dropped first; a line that still does not
-validate is set aside with the reason.
+states (e.g. a trade's `vt_tradeid`, never written) are dropped first, fields added since take their
+defaults (e.g. an order's `confidence`: None); a line that still does not validate is set aside with
+the reason.
 
 Value types match the columns: DATETIME(3) fields are naive UTC `datetime`s, written as
 "YYYY-MM-DD HH:MM:SS.fff"; DATE fields are `date`s; JSON columns take any JSON-safe value.
@@ -57,7 +58,10 @@ class TradeRecord(_Model):
     recorded_at: DbTime
     raw: Any = None  # JSON columns: dicts and lists are stored as JSON text
     size: float | None = None  # the contract's size (positions_closed); None: looked up in `contracts`
-    exit_reason: str = ""  # strategy | operator | emergency | external ("" : external)
+    exit_reason: str = ""  # strategy | operator | emergency | ai | stop_loss | take_profit | external ("": external)
+    confidence: int | None = None  # the AI's (0-100) from its order's reference; None: not an AI order
+    tool_call_id: str | None = None  # the MCP tool call that sent the order (an exit plan's, for its closes)
+    exit_plan: dict[str, Any] | None = None  # a closing fill: the exit plan in force on the position it closes
 
 
 class OrderRecord(_Model):
@@ -80,6 +84,8 @@ class OrderRecord(_Model):
     ts: DbTime
     updated_at: DbTime
     raw: Any = None
+    confidence: int | None = None  # the AI's (0-100) from the reference; None: not an AI order
+    tool_call_id: str | None = None
 
 
 class _PositionFields(_Model):

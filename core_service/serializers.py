@@ -2,11 +2,14 @@
 
 Runs on the dispatcher thread, never on vnpy's event thread. Enums go by `.name`. A record without a
 time of its own is stamped by the `clock` passed in (the core's: in a replay, the replayed time).
+Orders and trades of the AI agent carry its confidence and tool call, read back from the order's
+reference (`ai_marks`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import datetime
 from enum import Enum
 from typing import Any, Literal
@@ -31,6 +34,7 @@ from common.contract import (
     TradeState,
     enum_name,
 )
+from common.contract.ai import TOOL_CALL_ID_PATTERN, parse_ai_reference
 from common.contract.messages import BOOK_FIELDS
 from common.trading_calendar import CHINA_TZ, to_china, trading_day_str, utc_naive_ms
 
@@ -136,8 +140,23 @@ def position_state(position: PositionData) -> PositionState:
     )
 
 
-def order_state(order: OrderData) -> OrderState:
+def ai_marks(reference: str | None) -> tuple[int | None, str | None]:
+    """(confidence, tool_call_id) of an AI order's or exit-plan close's reference (`parse_ai_reference`),
+    each None unless it fits its column (0-100; 32 hex digits): a stray reference never fails a write."""
+    confidence, tool_call_id = parse_ai_reference(reference)
+    if confidence is not None and not 0 <= confidence <= 100:
+        confidence = None
+    if tool_call_id is not None and not re.fullmatch(TOOL_CALL_ID_PATTERN, tool_call_id):
+        tool_call_id = None
+    return confidence, tool_call_id
+
+
+def order_state(order: OrderData, reference: str | None = None) -> OrderState:
+    """`reference`: the one the order was sent with when this update does not state it (vnpy states it
+    on the first update only); None: the update's own."""
     extra = order.extra or {}
+    reference = order.reference if reference is None else reference
+    confidence, tool_call_id = ai_marks(reference)
     return OrderState(
         gateway=order.gateway_name,
         vt_orderid=order.vt_orderid,
@@ -151,8 +170,10 @@ def order_state(order: OrderData) -> OrderState:
         volume=order.volume,
         traded=order.traded,
         status=enum_name(order.status),
-        reference=order.reference,
+        reference=reference,
         reason=str(extra.get("reason", "")),
+        confidence=confidence,
+        tool_call_id=tool_call_id,
         datetime=to_china(order.datetime).isoformat(timespec="milliseconds") if order.datetime else "",
     )
 
@@ -168,9 +189,11 @@ def record_trading_day(obj: OrderData | TradeData, clock: Clock = LIVE) -> str:
     return trading_day_str(obj.datetime or clock.now())
 
 
-def trade_state(trade: TradeData, clock: Clock = LIVE) -> TradeState:
-    """A trade without a time (never seen from a gateway) is stamped with the clock's now."""
+def trade_state(trade: TradeData, clock: Clock = LIVE, reference: str = "") -> TradeState:
+    """A trade without a time (never seen from a gateway) is stamped with the clock's now. `reference`:
+    the one its order was sent with (a trade does not carry it)."""
     dt = to_china(trade.datetime) if trade.datetime else clock.now()
+    confidence, tool_call_id = ai_marks(reference)
     return TradeState(
         gateway=trade.gateway_name,
         vt_tradeid=trade.vt_tradeid,
@@ -185,6 +208,8 @@ def trade_state(trade: TradeData, clock: Clock = LIVE) -> TradeState:
         datetime=dt.isoformat(timespec="milliseconds"),
         trading_day=record_trading_day(trade, clock),
         ts_ms=int(dt.timestamp() * 1000),
+        confidence=confidence,
+        tool_call_id=tool_call_id,
     )
 
 

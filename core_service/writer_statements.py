@@ -23,23 +23,28 @@ NOOP = " ON DUPLICATE KEY UPDATE id = id"
 STATEMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "trade": (
         "INSERT INTO trades (gateway, exchange, tradeid, direction, trading_day, symbol, orderid,"
-        " offset_, price, volume, commission, strategy, ts, recorded_at, raw) VALUES"
-        " (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)" + NOOP,
+        " offset_, price, volume, commission, strategy, ts, recorded_at, raw, confidence, tool_call_id) VALUES"
+        " (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)" + NOOP,
         ("gateway", "exchange", "tradeid", "direction", "trading_day", "symbol", "orderid", "offset",
-         "price", "volume", "commission", "strategy", "ts", "recorded_at", "raw"),
+         "price", "volume", "commission", "strategy", "ts", "recorded_at", "raw", "confidence", "tool_call_id"),
     ),
     "order": (
         "INSERT INTO orders (gateway, orderid, trading_day, symbol, exchange, direction, offset_, order_type,"
-        " price, volume, traded, status, reference, strategy, reason, ts, updated_at, raw) VALUES"
-        " (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+        " price, volume, traded, status, reference, strategy, reason, ts, updated_at, raw, confidence,"
+        " tool_call_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
         " ON DUPLICATE KEY UPDATE"
         f" status = IF(status IN {FINAL} AND VALUES(status) NOT IN {FINAL}, status, VALUES(status)),"
         " traded = GREATEST(traded, VALUES(traded)),"
         " reason = IF(VALUES(reason) <> '', VALUES(reason), reason),"
         " strategy = COALESCE(strategy, VALUES(strategy)),"
+        # Like the reference (vnpy states it on an order's first update only): a value stored stays;
+        # a later update without it (NULL) never wipes it.
+        " confidence = COALESCE(confidence, VALUES(confidence)),"
+        " tool_call_id = COALESCE(tool_call_id, VALUES(tool_call_id)),"
         " updated_at = VALUES(updated_at), raw = VALUES(raw)",
         ("gateway", "orderid", "trading_day", "symbol", "exchange", "direction", "offset", "type", "price",
-         "volume", "traded", "status", "reference", "strategy", "reason", "ts", "updated_at", "raw"),
+         "volume", "traded", "status", "reference", "strategy", "reason", "ts", "updated_at", "raw", "confidence",
+         "tool_call_id"),
     ),
     "position": (
         "INSERT INTO positions (gateway, symbol, exchange, direction, volume, yd_volume, frozen, price, pnl,"

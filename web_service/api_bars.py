@@ -13,7 +13,7 @@ from web_service import bars
 from web_service.auth import require_session
 from web_service.errors import VALIDATION_RESPONSES, QueryInt, refuse_unknown_query
 from web_service.schemas import Bars
-from web_service.services import Services, Svc
+from web_service.services import Svc
 
 router = APIRouter(prefix="/api", tags=["live state"], dependencies=[Depends(require_session), Depends(refuse_unknown_query)],
                    responses=VALIDATION_RESPONSES)
@@ -34,15 +34,6 @@ async def get_bars(
     traded in that minute. `last_tick`: the newest tick's time, cumulative volume and trading day, from which
     live ticks continue the last candle (same rules: see web_service/bars.py)."""
     symbol = symbol or await svc.cache.main_contract()
-    points = await tick_cache(request, svc).points(svc.live.redis, svc.web.keys.tick_stream(symbol))
+    points = await svc.ticks.points(svc.live.redis, svc.web.keys.tick_stream(symbol))
     answer = {"symbol": symbol, "minutes": minutes, "interval_s": 60, "columns": COLUMNS}
     return Bars.model_validate(answer | bars.minute_bars(points, minutes))
-
-
-def tick_cache(request: Request, svc: Services) -> bars.TickCache:
-    """The app's tick cache (one per app), made on first use."""
-    cache = getattr(request.app.state, "tick_cache", None)
-    if cache is None:
-        # as many ticks as the stream keeps (XADD's trimming is approximate: a chunk more)
-        cache = request.app.state.tick_cache = bars.TickCache(svc.web.config.redis.tick_maxlen + bars.READ_CHUNK)
-    return cache

@@ -11,6 +11,8 @@ volume, each tick against the one before it.
   nothing and becomes the new base.
 Ticks without a trade price (last_price 0) and entries that do not parse are skipped. The page applies
 the same rules to the live ticks (static/market.js), so a duplicate tick never adds volume twice.
+A bar also keeps the open interest of its newest tick that states one and the trading day of its first
+tick (the AI's market data, web_service/mcp_market.py, reads both; the /api/bars rows do not carry them).
 The ticks read are cached per stream (TickCache): a request reads only the entries added since the last
 one, in chunks, so the event loop (which also pushes the ticks to the browsers) is never held for long.
 """
@@ -38,17 +40,20 @@ class TickPoint(NamedTuple):
     price: float  # last_price
     volume: float  # cumulative volume of the trading day
     trading_day: str
+    open_interest: float = 0.0  # 0 = not stated
 
     @classmethod
     def from_fields(cls, fields: dict[str, str]) -> TickPoint | None:
         """The point of one stream entry (TickMessage.to_fields()), or None if it has no usable trade."""
         try:
             point = cls(int(fields["ts_ms"]), float(fields["last_price"]), float(fields.get("volume", 0.0)),
-                        fields["trading_day"])
+                        fields["trading_day"], float(fields.get("open_interest", 0.0)))
         except (KeyError, ValueError):
             return None
         if not (math.isfinite(point.price) and math.isfinite(point.volume)) or point.price <= 0:
             return None
+        if not math.isfinite(point.open_interest) or point.open_interest < 0:
+            return point._replace(open_interest=0.0)
         return point
 
 
@@ -60,12 +65,16 @@ class Bar:
     low: float
     close: float
     volume: float
+    open_interest: float = 0.0  # of the newest tick stating one (0 = none did)
+    trading_day: str = ""  # of the first tick
 
-    def add(self, price: float, volume: float) -> None:
+    def add(self, price: float, volume: float, open_interest: float = 0.0) -> None:
         self.high = max(self.high, price)
         self.low = min(self.low, price)
         self.close = price
         self.volume += volume
+        if open_interest > 0:
+            self.open_interest = open_interest
 
     def row(self) -> list[float]:
         return [self.ts_ms, self.open, self.high, self.low, self.close, self.volume]
@@ -96,9 +105,10 @@ def build_bars(ticks: Iterable[TickPoint], since_ms: int) -> list[Bar]:
             continue
         minute = minute_of(tick.ts_ms)
         if bars and minute <= bars[-1].ts_ms:
-            bars[-1].add(tick.price, step)
+            bars[-1].add(tick.price, step, tick.open_interest)
         else:
-            bars.append(Bar(minute, tick.price, tick.price, tick.price, tick.price, step))
+            bars.append(Bar(minute, tick.price, tick.price, tick.price, tick.price, step, tick.open_interest,
+                            tick.trading_day))
     return bars
 
 

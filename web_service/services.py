@@ -17,6 +17,7 @@ from fastapi import Depends, Request, WebSocket
 
 from common.clock import LIVE, Clock
 from common.performance.report import FillLedger
+from web_service.bars import READ_CHUNK, TickCache
 from web_service.commands import CommandSender
 from web_service.dependency_errors import WebDatabase, redis_client
 from web_service.live_cache import LiveCache
@@ -47,6 +48,7 @@ class Services:
     hub: Hub
     commands: CommandSender
     fills: FillLedger
+    ticks: TickCache  # the recorded ticks /api/bars and the MCP market tool read (one copy per app)
 
     @classmethod
     def build(cls, web: WebSettings, clock: Clock = LIVE) -> Services:
@@ -70,6 +72,8 @@ class Services:
             hub=Hub(cache, client, web.keys, clock),
             commands=CommandSender(client, web.keys, cfg.web.command_timeout_s, clock),
             fills=FillLedger(),
+            # as many ticks as the stream keeps (XADD's trimming is approximate: a chunk more)
+            ticks=TickCache(cfg.redis.tick_maxlen + READ_CHUNK),
         )
 
     async def start(self) -> None:

@@ -237,6 +237,8 @@ class OrderState(Message):
     reason: str = ""
     datetime: str = ""
     ts_ms: int = Field(default_factory=now_ms)
+    confidence: int | None = None  # the AI agent's (0-100), from the reference; None: not an AI order
+    tool_call_id: str | None = None  # the MCP tool call that sent it (an exit plan's, for its closes)
 
     @property
     def active(self) -> bool:
@@ -257,6 +259,8 @@ class TradeState(Message):
     datetime: str
     trading_day: str
     ts_ms: int
+    confidence: int | None = None  # the AI agent's (0-100), from its order's reference; None: not an AI order
+    tool_call_id: str | None = None  # the MCP tool call that sent its order
 
 
 class StrategyState(Message):

@@ -39,7 +39,7 @@ def closed_filter(range_name: str, now: datetime) -> tuple[str, list[Any]]:
     return range_filter(range_name, now, time_column="close_ts")
 
 
-def _closed_trade(row: dict[str, Any]) -> performance.ClosedTrade:
+def closed_trade(row: dict[str, Any]) -> performance.ClosedTrade:
     return performance.ClosedTrade(
         row["symbol"], row["side"], Decimal(row["volume"]), Decimal(row["entry"]), Decimal(row["exit_price"]),
         row["opened"], row["closed"], row["trading_day"], Decimal(row["pnl"]), row["strategy"], row["exit_reason"],
@@ -73,7 +73,7 @@ class FillLedger:
 
     def view(self, db: Database, range_name: str, now: datetime) -> dict[str, Any]:
         where, args = closed_filter(range_name, now)
-        closed = [_closed_trade(r) for r in db.query(CLOSED_BY_FILL.format(where=where), args)]
+        closed = [closed_trade(r) for r in db.query(CLOSED_BY_FILL.format(where=where), args)]
         unmatched = db.query(f"SELECT COALESCE(SUM(volume), 0) AS v FROM positions_closed WHERE lot_id IS NULL"
                              f" AND {where}", args)[0]["v"]
         lots = db.query("SELECT symbol, direction, SUM(remaining) AS v FROM position_lots WHERE remaining > 0"

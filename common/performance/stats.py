@@ -108,15 +108,21 @@ def max_drawdown(points: Iterable[tuple[datetime, float]]) -> dict[str, Any]:
 def daily_ratios(day_closes: list[tuple[date, float]]) -> dict[str, Any]:
     """Annualised Sharpe and Sortino (risk-free 0) from each trading day's closing balance."""
     returns = [(b / a - 1.0) for (_, a), (_, b) in zip(day_closes, day_closes[1:], strict=False) if a > 0]
-    out: dict[str, Any] = {"days": len(day_closes), "returns": len(returns), "sharpe": None, "sortino": None}
-    if len(returns) < 2:
+    return {"days": len(day_closes), "returns": len(returns), **return_ratios(returns)}
+
+
+def return_ratios(values: list[float]) -> dict[str, float | None]:
+    """Annualised Sharpe and Sortino (risk-free 0) of daily values (returns, or PnL amounts); None with
+    fewer than 2 values or no spread."""
+    out: dict[str, float | None] = {"sharpe": None, "sortino": None}
+    if len(values) < 2:
         return out
-    mean = statistics.fmean(returns)
+    mean = statistics.fmean(values)
     scale = math.sqrt(TRADING_DAYS_PER_YEAR)
-    stdev = statistics.stdev(returns)
+    stdev = statistics.stdev(values)
     if stdev > 0:
         out["sharpe"] = round(mean / stdev * scale, 3)
-    downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in returns) / len(returns))
+    downside = math.sqrt(sum(min(v, 0.0) ** 2 for v in values) / len(values))
     if downside > 0:
         out["sortino"] = round(mean / downside * scale, 3)
     return out

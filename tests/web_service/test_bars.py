@@ -105,7 +105,7 @@ def test_a_long_stream_is_read_in_chunks_and_then_only_what_is_new(web: WebServe
     assert len(window) == 40 and window[0][0] == start + 2 * 60_000 and window[0][5] == 120.0
     assert window == bars[2:]
 
-    cache = web.app.state.tick_cache
+    cache = web.app.state.services.ticks
     read = cache.entries_read
     write_seconds(2_500, 2_530)  # 09:41:40 .. 09:42:09
     again = bars_of(api, minutes=60)["bars"]
