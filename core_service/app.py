@@ -3,10 +3,10 @@ and the core's lifecycle state.
 
 Construction takes the instance lock (one core per account: AlreadyRunning before anything that could
 connect or trade exists) and builds every part. `start()`: running config file, MySQL schema, writer,
-Redis publisher, recorder, main contract, CtaEngine, heartbeat (which also renews the lock's Redis
-lease), sync layer, gateway connect (with login watchdog), command loop, local control channel, config
-watcher. `stop()` goes the other way; everything buffered is flushed (or spooled) before the process
-ends, and the stop's cause is recorded as a system event.
+Redis publisher, recorder, the AI's exit plans (loaded from MySQL), main contract, CtaEngine, heartbeat
+(which also renews the lock's Redis lease), sync layer, gateway connect (with login watchdog), command
+loop, local control channel, config watcher. `stop()` goes the other way; everything buffered is
+flushed (or spooled) before the process ends, and the stop's cause is recorded as a system event.
 
 State (`common.lifecycle`): STARTING until `start()` is done, then RUNNING, or DEGRADED while MySQL
 is unreachable (records spooled), Redis is unreachable or the gateway has lost its login; STOPPING,
@@ -32,7 +32,7 @@ from common.contract import Command, GatewayState, GatewayStatus, Heartbeat, Ris
 from common.lifecycle import ComponentState, Lifecycle
 from common.trading_calendar import trading_day_str
 from core_service.broker_errors import BrokerError
-from core_service.command_handlers import build_handlers
+from core_service.command_handlers import build_ai_desk, build_handlers, build_manual_orders
 from core_service.gateway_status import describe_transition
 from core_service.gateways import connect_gateway
 from core_service.runtime import write_running_config
@@ -75,7 +75,10 @@ class CoreApp:
         self.tracker, self.runner, self.sync, self.margin_guard = core.tracker, core.runner, core.sync, core.margin_guard
         self.rollover, self.beats = core.rollover, core.beats
         try:
-            self.services = build_services(core, build_handlers(self), self._status, runtime,
+            self.orders = build_manual_orders(self)
+            self.ai = build_ai_desk(self, self.orders)  # the AI trader's commands, state and exit plans
+            self.beats.on_beat.append(self.ai.publish_state)
+            self.services = build_services(core, build_handlers(self, self.orders, self.ai), self._status, runtime,
                                            config.core.command_ttl_s)
         except BaseException:
             self.main_engine.close()
@@ -101,6 +104,9 @@ class CoreApp:
             self.publisher.delete(key)  # yesterday's live state; the gateway and engines publish it anew
         self.publisher.start()
         recorder.start()
+        core.exit_plans.load()  # the plans of positions held before a restart
+        core.exit_plans.start()
+        self.ai.publish_state(event=True)
         self.rollover.publish_main_contract()
         recovered = f"; restarted by the supervisor after: {self.recovery}" if self.recovery else ""
         recorder.system_event("start", f"core started (pid {os.getpid()}, gateway {self.config.gateway.name},"
@@ -276,6 +282,7 @@ class CoreApp:
                 "stop", f"core stopping: {reason}", "INFO" if reason.startswith(("SIG", "asked")) else "ERROR",
                 reason=reason)),
             ("sync layer", self.sync.stop),
+            ("exit plans", core.exit_plans.stop),  # no close fires any more; their last changes written
             ("event runner", self.runner.close),
             ("vnpy", self.main_engine.close),  # stops strategies, closes the gateway and the event engine
             ("gateway state", lambda: self.tracker.set(GatewayState.STOPPED)),

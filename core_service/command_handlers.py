@@ -4,7 +4,9 @@ Trading commands run on vnpy's event thread (serialised with the strategies, see
 commands.EventThreadRunner); the main-contract switch and the sync layer's reads run on the command
 loop's thread. Hand orders (ticket, close, flatten) are manual_orders.py's; strategies, cancel and the
 emergency stop are actions.py's. Hand orders are refused outside the exchange's sessions (the
-simulator in `always` mode never is).
+simulator in `always` mode never is). The AI trader's commands (ai.trade, ai.preview, ai.exit_plan,
+ai.switch) are the AI desk's (ai_desk.py), planned and sent through the same ManualOrders; its exit
+plans close through them too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from common.contract import Command, CommandType
 from common.trading_calendar import CHINA_TZ
 from core_service.actions import TradingActions
+from core_service.ai_desk import AiDesk
 from core_service.commands import Refused
 from core_service.manual_orders import ManualOrders
 from core_service.session_clock import current_session
@@ -37,14 +40,28 @@ def _market_closed(app: CoreApp) -> Refused | None:
                    reason=state.reason, next_open=next_open)
 
 
-def build_handlers(app: CoreApp) -> dict[CommandType, Handler]:
-    execution = app.sync.execution
+def build_manual_orders(app: CoreApp) -> ManualOrders:
+    return ManualOrders(app.main_engine, app.cta, app.margin_guard, app._not_ready, app.sync.execution,
+                        market_closed=lambda: _market_closed(app),
+                        session=lambda: _dump(current_session(app.config, app.main_engine, app.clock)),
+                        needs_tick=app.config.gateway.name == "sim", subscribe=app._subscribe)
+
+
+def build_ai_desk(app: CoreApp, orders: ManualOrders) -> AiDesk:
+    """The AI desk, with the exit plans attached to it (their closes go through `orders`)."""
+    core = app.core
+    desk = AiDesk(core.ai_guard, core.exit_plans, orders, app.main_engine, app.event_engine,
+                  main_symbol=lambda: app.rollover.main_symbol, exchange=app.config.market_data.exchange,
+                  publish_state=lambda text: app.publisher.set_state(app.keys.ai_state, text),
+                  publish_event=app.recorder.publish_event, report=app.recorder.system_event, risk=app.sync.risk,
+                  clock=app.clock)
+    core.exit_plans.attach(orders, app.recorder.system_event, desk.on_change, app._gateway_reported_account)
+    return desk
+
+
+def build_handlers(app: CoreApp, orders: ManualOrders, ai: AiDesk) -> dict[CommandType, Handler]:
     actions = TradingActions(app.main_engine, app.cta, app.main_engine.get_all_gateway_names()[0],
-                             not_ready=app._not_ready, execution=execution)
-    orders = ManualOrders(app.main_engine, app.cta, app.margin_guard, app._not_ready, execution,
-                          market_closed=lambda: _market_closed(app),
-                          session=lambda: _dump(current_session(app.config, app.main_engine, app.clock)),
-                          needs_tick=app.config.gateway.name == "sim", subscribe=app._subscribe)
+                             not_ready=app._not_ready, execution=app.sync.execution)
     runner, timeout = app.runner, app.config.core.command_ttl_s
 
     def on_event_thread(func: Handler) -> Handler:
@@ -61,6 +78,10 @@ def build_handlers(app: CoreApp) -> dict[CommandType, Handler]:
         CommandType.ORDER_CANCEL: on_event_thread(actions.cancel_order),
         CommandType.EMERGENCY_STOP: on_event_thread(actions.emergency_stop),
         CommandType.CONTRACT_SWITCH: app._switch_command,
+        CommandType.AI_TRADE: on_event_thread(ai.trade),
+        CommandType.AI_PREVIEW: on_event_thread(ai.preview),
+        CommandType.AI_EXIT_PLAN: on_event_thread(ai.exit_plan),
+        CommandType.AI_SWITCH: on_event_thread(ai.switch),
         **app.sync.handlers(on_event_thread),
     }
 

@@ -3,6 +3,7 @@
 Beats every `interval_s`, or at once when woken (a gateway or MySQL state change). The heartbeat key
 expires after `ttl_s`, so a dead core disappears from the pages by itself. A lease found taken by
 another live core (possible only after Redis was out of reach at start) is reported once, as ERROR.
+Each beat then calls `on_beat` (the AI state is written with every heartbeat); they must not block.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class HeartbeatThread(LoopThread):
         self.lock = lock
         self.report = report
         self._conflict_reported = False
+        self.on_beat: list[Callable[[], None]] = []  # called after each beat, on this thread
 
     def stop(self, timeout: float = 0.0) -> bool:
         """Halt; by default without waiting (a beat may be stuck on a Redis that does not answer)."""
@@ -43,6 +45,11 @@ class HeartbeatThread(LoopThread):
     def step(self) -> None:
         self._renew_lease()
         self._write()
+        for listener in self.on_beat:
+            try:
+                listener()
+            except Exception:  # one listener's trouble neither stops the beat nor the others
+                log.exception("heartbeat: a beat listener failed")
 
     def _write(self) -> None:
         with contextlib.suppress(redis.RedisError):  # the publisher reports Redis trouble; the beat expires

@@ -10,6 +10,10 @@ is a limit at the opposite best price plus a few ticks, clamped to the daily lim
 it is refused (code no_price: give a limit). MARKET orders (and LIMIT with `chase`) are followed up
 (execution.py). `stop_strategies` stops the running strategies on the contract before sending; after
 the fill, strategy_pos_sync.py brings every strategy's pos to what the account holds.
+
+The AI desk (ai_desk.py) and the exit plans (exit_plans.py) plan and send through the same
+`plan` / `execute`, with their own order reference (`ai_reference`, `exit_reference`) and
+execution source "ai".
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from vnpy.trader.engine import MainEngine
 from vnpy.trader.object import ContractData, OrderRequest, TickData
 from vnpy.trader.utility import round_to
 
-from common.contract import ClosePositionParams, Command, FlattenParams, OrderSendParams
+from common.contract import ClosePositionParams, Command, ExecutionSource, FlattenParams, OrderSendParams
 from core_service.commands import Failed, Refused
 from core_service.cta import ArbigCtaEngine
 from core_service.execution import Execution
@@ -58,6 +62,7 @@ class OrderPlan:
     problems: list[Refused] = field(default_factory=list)
     margin: float = 0.0
     commission: float = 0.0
+    reference: str = MANUAL_REFERENCE  # the orders' reference (who sent them: the recorder reads it back)
 
     @property
     def direction(self) -> Direction:
@@ -90,11 +95,11 @@ class ManualOrders:
         plan = self.plan(command.typed_params())
         if plan.contract is not None and plan.tick is None:
             self.subscribe(plan.contract.symbol)  # the ticket's next preview has a quote
-        return self._describe(plan)
+        return self.describe(plan)
 
     def send(self, command: Command) -> dict[str, Any]:
         params: OrderSendParams = command.typed_params()
-        return self._execute(command.id, self.plan(params))
+        return self.execute(command.id, self.plan(params))
 
     def close_position(self, command: Command) -> dict[str, Any]:
         """Close `volume` of the held `direction`: the order goes the other way, offset CLOSE."""
@@ -103,7 +108,7 @@ class ManualOrders:
             vt_symbol=params.vt_symbol, direction=opposite(Direction[params.direction]).name, offset="CLOSE",
             volume=params.volume, price_type=params.price_type, price=params.price,
             stop_strategies=params.stop_strategies, chase=params.chase)
-        return self._execute(command.id, self.plan(ticket))
+        return self.execute(command.id, self.plan(ticket))
 
     def flatten(self, command: Command) -> dict[str, Any]:
         """A MARKET close of every position, exactly the list the operator confirmed (`expect`)."""
@@ -131,16 +136,18 @@ class ManualOrders:
             plans.append(plan)
         closes = []
         for i, plan in enumerate(plans):  # every plan checked before the first order leaves
-            sent = self._execute(f"{command.id}-{i + 1}", plan)
+            sent = self.execute(f"{command.id}-{i + 1}", plan)
             closes.append({"vt_symbol": plan.params.vt_symbol, "direction": opposite(plan.direction).name,
                            "volume": plan.params.volume, "orders": sent["orders"],
                            "execution_id": sent["execution_id"]})
         return {"closes": closes}
 
     # ------------------------------------------------------------ planning
-    def plan(self, params: OrderSendParams) -> OrderPlan:
+    def plan(self, params: OrderSendParams, reference: str = MANUAL_REFERENCE) -> OrderPlan:
+        """Work out one order: its price, its requests (a CLOSE split by the offset converter), its cost
+        and every reason it would be refused (`problems`, first one first). Event thread."""
         contract = self.main_engine.get_contract(params.vt_symbol)
-        plan = OrderPlan(params, contract, self.main_engine.get_tick(params.vt_symbol))
+        plan = OrderPlan(params, contract, self.main_engine.get_tick(params.vt_symbol), reference=reference)
         if contract is None:
             plan.problems.append(Refused(f"contract {params.vt_symbol} is not known to the gateway",
                                          "unknown_contract", vt_symbol=params.vt_symbol))
@@ -187,7 +194,7 @@ class ManualOrders:
         request = OrderRequest(
             symbol=contract.symbol, exchange=Exchange(contract.exchange.value), direction=plan.direction,
             offset=Offset[params.offset], type=OrderType.LIMIT, price=plan.price, volume=params.volume,
-            reference=MANUAL_REFERENCE)
+            reference=plan.reference)
         if request.offset == Offset.OPEN:
             plan.requests = [request]
             return
@@ -247,7 +254,9 @@ class ManualOrders:
         return out
 
     # ------------------------------------------------------------ sending
-    def _execute(self, execution_id: str, plan: OrderPlan) -> dict[str, Any]:
+    def execute(self, execution_id: str, plan: OrderPlan, source: ExecutionSource = "operator") -> dict[str, Any]:
+        """Send exactly `plan` (its first problem raised as a Refused if it has any); MARKET orders (and
+        LIMIT with chase) are followed up under `execution_id` as `source`. Event thread."""
         if plan.problems:
             raise plan.problems[0]
         params = plan.params
@@ -268,9 +277,9 @@ class ManualOrders:
                 sent.append((vt_orderid, req))
         finally:  # what was sent is followed up, also when a later leg failed
             if followed and sent and self.execution is not None:
-                self.execution.follow(execution_id, "operator", sent, marketable=params.price_type == "MARKET")
+                self.execution.follow(execution_id, source, sent, marketable=params.price_type == "MARKET")
         orders = [order_dict(req, vt_orderid) for vt_orderid, req in sent]
-        log.info("operator order %s %s %s x%s sent as %s%s%s", params.direction, params.offset, params.vt_symbol,
+        log.info("%s order %s %s %s x%s sent as %s%s%s", source, params.direction, params.offset, params.vt_symbol,
                  params.volume, orders, f", followed up as execution {execution_id}" if followed else "",
                  f", strategies stopped first: {stopped}" if stopped else "")
         return {"orders": orders, "price": plan.price, "execution_id": execution_id if followed else "",
@@ -283,7 +292,8 @@ class ManualOrders:
         return stopped
 
     # ------------------------------------------------------------ describing
-    def _describe(self, plan: OrderPlan) -> dict[str, Any]:
+    def describe(self, plan: OrderPlan) -> dict[str, Any]:
+        """What the preview shows: the exact orders, their cost, closable volume, session, quote, problems."""
         params, tick = plan.params, plan.tick
         accounts = self.main_engine.get_all_accounts()
         return {

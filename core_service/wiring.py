@@ -3,7 +3,8 @@
 `build_core` takes the instance lock first (AlreadyRunning is raised before anything that could
 connect or trade exists), then builds the stores' writers, vnpy's MainEngine (which chdirs to vnpy's
 folder, the runtime) with the gateway and the CtaEngine, the recorder, the sync layer, the main
-contract's rollover and the heartbeat. `build_services` adds what answers the operator (the command
+contract's rollover, the heartbeat, the AI trader's guard (ai_guard.py) and exit plans (exit_plans.py).
+`build_services` adds what answers the operator (the command
 loop and the local control channel) once the core application holds the parts. Nothing here starts a
 thread or connects: `CoreApp.start()` starts the parts in order and `stop()` stops them in reverse.
 
@@ -36,12 +37,14 @@ from common.contract import CommandType, GatewayState, GatewayStatus, Heartbeat,
 from common.db import connect as db_connect
 from common.db import migrate
 from common.market_clock import MarketClock
+from core_service.ai_guard import AiGuard
 from core_service.broker_errors import BrokerError
 from core_service.commands import CommandProcessor, EventThreadRunner, Handler
 from core_service.contracts_table import wire_rates
 from core_service.control_socket import ControlServer, socket_path
 from core_service.cta import ArbigCtaEngine
 from core_service.cta_sink import RecordingSink
+from core_service.exit_plans import ExitPlans
 from core_service.gateway_status import GatewayStatusTracker, LoginWatchdog
 from core_service.gateways import add_gateway, attach_gateway
 from core_service.guarded_events import GuardedEventEngine
@@ -137,6 +140,8 @@ class Core:
     sync: SyncLayer
     rollover: Rollover
     beats: HeartbeatThread
+    ai_guard: AiGuard
+    exit_plans: ExitPlans
 
     def not_ready(self) -> str:
         return not_ready(self.tracker)
@@ -207,6 +212,7 @@ def _build(config: AppConfig, config_file: Path, secrets: Secrets, runtime: Path
     if not isinstance(cta, ArbigCtaEngine):
         raise TypeError(f"vnpy built a {type(cta).__name__} for the CTA app")
     running = RunningConfig(config)
+    exit_plans = ExitPlans(event_engine, main_engine, gateway.gateway_name, schema.connect, clock)
 
     def strategy_of_order(vt_orderid: str) -> str | None:
         strategy = cta.orderid_strategy_map.get(vt_orderid)
@@ -214,7 +220,7 @@ def _build(config: AppConfig, config_file: Path, secrets: Secrets, runtime: Path
 
     recorder = Recorder(event_engine, keys, publisher, writer, tick_maxlen=config.redis.tick_maxlen,
                         event_maxlen=config.redis.event_maxlen, main_symbol=lambda: running.main_symbol,
-                        strategy_of_order=strategy_of_order,
+                        strategy_of_order=strategy_of_order, exit_plan_of=exit_plans.plan_of,
                         clock=MarketClock(runs_on=not replay, clock=market_time))  # a replay's stands between ticks
     recorder.order_listeners.append(cta.on_order_update)
     sink = RecordingSink(recorder, writer, publisher, keys)
@@ -239,6 +245,7 @@ def _build(config: AppConfig, config_file: Path, secrets: Secrets, runtime: Path
                           held, clock),
         beats=HeartbeatThread(client, keys.heartbeat, config.core.heartbeat_interval_s, config.core.heartbeat_ttl_s,
                               hooks.heartbeat, lock, recorder.system_event),
+        ai_guard=AiGuard(lambda: running.config.ai, config.gateway.name, clock), exit_plans=exit_plans,
     )
     recorder.contract_listeners.append(parts.rollover.on_contract)
     parts.rollover.main_known.append(hooks.on_main_contract_known)

@@ -7,7 +7,8 @@
   const A = window.ARBIG, $ = A.$;
   const PAGE = 50;
   const TYPES = ["FRONT_DISCONNECT", "RATE_LIMIT", "ORDER_TIMEOUT", "ORDER_PARTIAL_FILL", "ORDER_REJECTED",
-    "CONSISTENCY_DRIFT", "POSITION_SYNC_FAILED", "EXTERNAL_CLOSE", "POSITION_ADOPTED", "MISSED_BY_PUSH", "QUERY_FAILED"];
+    "CONSISTENCY_DRIFT", "POSITION_SYNC_FAILED", "EXTERNAL_CLOSE", "POSITION_ADOPTED", "MISSED_BY_PUSH", "QUERY_FAILED",
+    "AI_DAILY_LOSS"];
   const SEVERITY_CLASS = { CRITICAL: "bad", WARNING: "warn", INFO: "" };
   const rows = new Map();  // uid -> row shown (updates merged in)
   const busy = new Set();  // uids whose ack is being sent

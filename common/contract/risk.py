@@ -29,6 +29,7 @@ class RiskEventType(StrEnum):
     POSITION_ADOPTED = "POSITION_ADOPTED"  # the broker holds a position without our trades: carried in
     MISSED_BY_PUSH = "MISSED_BY_PUSH"  # a trade or order state found only by the query fallback
     QUERY_FAILED = "QUERY_FAILED"  # the broker answered an order/trade query with an error
+    AI_DAILY_LOSS = "AI_DAILY_LOSS"  # the account's day PnL reached -ai.max_daily_loss: AI trading switched off
 
 
 RiskSeverity = Literal["INFO", "WARNING", "CRITICAL"]
