@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench services set-password stop status
+.PHONY: run test lint bench services set-password stop status rotate-mcp-token
 
 # First time: minutes (vnpy_ctp, the CTP broker library, compiles from C++); pip's output goes to
 # var/install.log, the console gets one line per step.
@@ -41,3 +41,8 @@ bench: $(STAMP)
 
 set-password: $(STAMP)
 	$(PY) -m web_service.set_password
+
+# A new bearer token for the MCP endpoint (http://127.0.0.1:8000/mcp) in var/mcp_token.txt (mode 0600); the
+# running web service refuses the old one from its next request. The token is never printed: read the file.
+rotate-mcp-token: $(STAMP)
+	$(PY) -m web_service.mcp.token rotate

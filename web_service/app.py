@@ -4,6 +4,10 @@ naming it), and the services' lifespan.
 The OpenAPI document (/openapi.json, 401 without a session) and its rendering at /docs (web_service/pages.py,
 a redirect to the login page without one) are behind login like the rest. (No Swagger viewer: it would
 load from a CDN.)
+
+The MCP endpoint for AI agents (web_service/mcp/) is served at /mcp on the same port: `McpRoute` hands it those
+requests ahead of the console's login and Origin checks (MCP clients carry a bearer token instead), and the
+lifespan runs its session manager and tool-call log.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from web_service import (
     ws_endpoint,
 )
 from web_service.auth import LoginRequired, OriginGuard, require_session
+from web_service.mcp.server import McpEndpoint, McpRoute
 from web_service.services import Services
 from web_service.settings import WebSettings, is_loopback
 
@@ -77,18 +82,21 @@ class SecurityHeaders:
 
 def create_app(web: WebSettings, svc: Services | None = None, clock: Clock = LIVE) -> FastAPI:
     """The app; `svc` lets tests pass prepared services (otherwise built from `web` with `clock`)."""
+    mcp = McpEndpoint(web, svc.clock if svc else clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = svc or Services.build(web, clock)
         app.state.services = services
+        app.state.mcp = mcp
         await services.start()
-        # Everything loaded so far lives for the whole process: keep it out of the cyclic GC, whose
-        # full passes over it took ~20 ms and showed up as tick-latency spikes.
-        gc.collect()
-        gc.freeze()
         try:
-            yield
+            async with mcp.running(services):
+                # Everything loaded so far lives for the whole process: keep it out of the cyclic GC, whose
+                # full passes over it took ~20 ms and showed up as tick-latency spikes.
+                gc.collect()
+                gc.freeze()
+                yield
         finally:
             await services.close()
 
@@ -109,6 +117,7 @@ def create_app(web: WebSettings, svc: Services | None = None, clock: Clock = LIV
     dependency_errors.install_template_globals(pages.templates.env)  # the login page names a Redis outage
 
     app.add_middleware(OriginGuard)
+    app.add_middleware(McpRoute, endpoint=mcp.asgi)  # outside OriginGuard: /mcp never reaches the console's checks
     if is_loopback(web.config.web.host):  # DNS rebinding: only loopback names reach a loopback-bound app
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "[::1]", "::1"])
     app.add_middleware(SecurityHeaders)
