@@ -9,10 +9,13 @@ It connects to the MCP endpoint with the bearer token, and every round:
    decision twice;
 3. prints what it saw and what the server answered (refusals included: AI switched off, a limit ...).
 
-The rule (trend following on closed 1-minute bars):
-- flat, EMA20 > EMA50 and RSI14 < 70: open long 1 lot; EMA20 < EMA50 and RSI14 > 30: open short;
-- holding long and EMA20 < EMA50 (or holding short and EMA20 > EMA50): close it;
-- confidence = 50 + 10 x |EMA20 - EMA50| / ATR, capped at 90.
+The rule (trend following on 1-minute bars):
+- the trend is EMA20 vs EMA50 once 50 bars exist; before that (a fresh `make run`) RSI7 above 55 is up,
+  below 45 down, between no trend, so the first decision comes after 8 bars (~8 minutes);
+- flat and a trend (RSI14, when known, not beyond 70/30 in its direction): open 1 lot with it;
+- holding against the trend: close;
+- confidence = 50 + 10 x |EMA20 - EMA50| / ATR (RSI7: + |RSI7 - 50|), capped at 90;
+- the exit plan's distance is 2 ATR14 (3 for the take profit); before ATR exists, the bars' mean range.
 The exit plan is enforced by ARBIG's core: the agent may stop, the stop loss still holds.
 
 Optional LLM: with ARBIG_AGENT_LLM_URL (an OpenAI-compatible /chat/completions endpoint),
@@ -31,6 +34,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "http://127.0.0.1:8000/mcp"
 DEFAULT_TOKEN_FILE = ROOT / "var" / "mcp_token.txt"
 MAX_CONFIDENCE = 90
+MIN_DISTANCE = 0.1  # 5 price ticks of au
 
 
 @dataclass(frozen=True)
@@ -64,26 +69,48 @@ def held_direction(account: dict[str, Any], symbol: str) -> str:
     return ""
 
 
+def trend_of(bar: dict[str, Any]) -> tuple[str, float, str]:
+    """(long | short | "", confidence, why) from the newest bar's indicators."""
+    fast, slow, rsi7, atr = bar.get("ema20"), bar.get("ema50"), bar.get("rsi7"), bar.get("atr14")
+    if fast is not None and slow is not None:
+        edge = 10 * abs(fast - slow) / atr if atr else 0.0
+        return ("long" if fast > slow else "short"), 50 + edge, f"EMA20 {fast:.2f} vs EMA50 {slow:.2f}"
+    if rsi7 is None:
+        return "", 0.0, ""
+    trend = "long" if rsi7 > 55 else "short" if rsi7 < 45 else ""
+    return trend, 50 + abs(rsi7 - 50), f"RSI7 {rsi7:.1f} (EMA50 not defined yet)"
+
+
+def distance(bars: list[dict[str, Any]]) -> float:
+    """The exit plan's unit: ATR14, or before it exists the mean high-low range of the last 5 bars."""
+    if bars[-1].get("atr14"):
+        return float(bars[-1]["atr14"])
+    recent = bars[-5:]
+    return max(sum(b["high"] - b["low"] for b in recent) / len(recent), MIN_DISTANCE)
+
+
 def decide(market: dict[str, Any], account: dict[str, Any]) -> Decision:
-    """The rule in the module's docstring, on the newest bar that has every indicator."""
-    bars = [b for b in market.get("bars") or [] if None not in (b.get("ema20"), b.get("ema50"), b.get("rsi14"),
-                                                                b.get("atr14"))]
+    """The rule in the module's docstring, on the newest bar."""
+    bars = market.get("bars") or []
     if not bars:
-        return Decision("hold", reason=f"not enough bars yet ({len(market.get('bars') or [])} without every"
-                                       " indicator)")
+        return Decision("hold", reason="no bars yet")
     bar = bars[-1]
-    fast, slow, rsi, atr, close = bar["ema20"], bar["ema50"], bar["rsi14"], bar["atr14"], bar["close"]
-    trend = "long" if fast > slow else "short"
-    confidence = int(min(MAX_CONFIDENCE, 50 + 10 * abs(fast - slow) / atr)) if atr > 0 else 50
-    why = f"EMA20 {fast:.2f} {'>' if fast > slow else '<='} EMA50 {slow:.2f}, RSI14 {rsi:.1f}, ATR {atr:.2f}"
+    trend, score, why = trend_of(bar)
+    if not why:
+        return Decision("hold", reason=f"not enough bars yet ({len(bars)}; RSI7 needs 8)")
+    rsi = bar.get("rsi14")
+    confidence = int(min(MAX_CONFIDENCE, score))
+    why = f"{why}, RSI14 {'-' if rsi is None else f'{rsi:.1f}'}"
     held = held_direction(account, str(market.get("symbol", "")))
-    if held and held != trend:
+    if held and trend and held != trend:
         return Decision("close", held, confidence, f"trend turned {trend}: {why}", bar_ts_ms=bar["ts_ms"])
-    if held or not (rsi < 70 if trend == "long" else rsi > 30):
-        return Decision("hold", reason=f"{'holding ' + held if held else 'RSI extreme'}: {why}")
-    sign = 1 if trend == "long" else -1
-    return Decision("open", trend, confidence, f"trend {trend}: {why}", stop_loss=round(close - sign * 2 * atr, 2),
-                    take_profit=round(close + sign * 3 * atr, 2), bar_ts_ms=bar["ts_ms"])
+    if held or not trend:
+        return Decision("hold", reason=f"{'holding ' + held if held else 'no trend'}: {why}")
+    if rsi is not None and not (rsi < 70 if trend == "long" else rsi > 30):
+        return Decision("hold", reason=f"RSI extreme: {why}")
+    sign, unit, close = (1 if trend == "long" else -1), distance(bars), bar["close"]
+    return Decision("open", trend, confidence, f"trend {trend}: {why}", stop_loss=round(close - sign * 2 * unit, 2),
+                    take_profit=round(close + sign * 3 * unit, 2), bar_ts_ms=bar["ts_ms"])
 
 
 def trade_arguments(decision: Decision, preview: bool) -> dict[str, Any]:
@@ -127,10 +154,13 @@ def structured(result: Any) -> dict[str, Any]:
     return {"status": "error" if result.is_error else "ok", "text": text}
 
 
-async def one_round(client: Client, preview: bool) -> dict[str, Any]:
+Rule = Callable[[dict[str, Any], dict[str, Any]], Decision]
+
+
+async def one_round(client: Client, preview: bool, rule: Rule = decide) -> dict[str, Any]:
     market = structured(await client.call_tool("get_market_data", {"timeframe": "1m", "count": 120}))
     account = structured(await client.call_tool("get_account_state", {}))
-    decision = await llm_review(decide(market, account), market)
+    decision = await llm_review(rule(market, account), market)
     outcome: dict[str, Any] = {"decision": decision.action, "reason": decision.reason}
     if decision.action != "hold":
         outcome["answer"] = structured(await client.call_tool("execute_trade", trade_arguments(decision, preview)))
@@ -144,12 +174,13 @@ def read_token(path: Path) -> str:
     return token
 
 
-async def run(url: str, token: str, rounds: int, interval_s: float, preview: bool) -> list[dict[str, Any]]:
+async def run(url: str, token: str, rounds: int, interval_s: float, preview: bool,
+              rule: Rule = decide) -> list[dict[str, Any]]:
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
     outcomes = []
     async with http, Client(streamable_http_client(url, http_client=http)) as client:
         for i in range(rounds):
-            outcome = await one_round(client, preview)
+            outcome = await one_round(client, preview, rule)
             print(json.dumps({"round": i + 1, **outcome}, ensure_ascii=False, default=str), flush=True)
             outcomes.append(outcome)
             if i + 1 < rounds:

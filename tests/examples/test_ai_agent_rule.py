@@ -8,8 +8,9 @@ from examples.ai_agent import decide, trade_arguments
 
 
 def bar(ema20: float | None, ema50: float | None, rsi14: float | None = 50.0, atr14: float | None = 1.0,
-        close: float = 950.0, ts_ms: int = 1_000) -> dict[str, Any]:
-    return {"ts_ms": ts_ms, "close": close, "ema20": ema20, "ema50": ema50, "rsi14": rsi14, "atr14": atr14}
+        close: float = 950.0, ts_ms: int = 1_000, rsi7: float | None = None) -> dict[str, Any]:
+    return {"ts_ms": ts_ms, "close": close, "high": close + 0.5, "low": close - 0.5, "ema20": ema20,
+            "ema50": ema50, "rsi7": rsi7, "rsi14": rsi14, "atr14": atr14}
 
 
 def market(*bars: dict[str, Any]) -> dict[str, Any]:
@@ -20,9 +21,15 @@ def account(direction: str = "", volume: float = 0) -> dict[str, Any]:
     return {"positions": [{"symbol": "au2702", "direction": direction, "volume": volume}] if direction else []}
 
 
-def test_holds_until_every_indicator_is_defined() -> None:
-    decision = decide(market(bar(None, None), bar(951.0, None)), account())
+def test_holds_until_rsi7_is_defined_then_warms_up_on_it() -> None:
+    decision = decide(market(bar(None, None, rsi14=None, atr14=None)), account())
     assert decision.action == "hold" and "not enough bars" in decision.reason
+    early = market(*[bar(None, None, rsi14=None, atr14=None, rsi7=62.0, close=950.0 + i) for i in range(3)])
+    decision = decide(early, account())
+    assert (decision.action, decision.direction, decision.confidence) == ("open", "long", 62)
+    assert "RSI7 62.0" in decision.reason
+    assert (decision.stop_loss, decision.take_profit) == (950.0, 955.0)  # mean range 1.0: 2 and 3 below/above 952
+    assert decide(market(bar(None, None, rsi14=None, atr14=None, rsi7=50.0)), account()).action == "hold"
 
 
 def test_opens_with_the_trend_and_an_exit_plan_two_and_three_atr_away() -> None:
