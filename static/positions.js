@@ -4,7 +4,9 @@
    (outcomes.js: "sent, waiting for the exchange", then filled / rejected with the reason ...; a MARKET close refused
    for want of a price switches the dialog to LIMIT), and today's orders, finished ones included (status and the
    broker's reason) unless "active only", with cancel. No batch close (the emergency stop's flatten is in flatten.js).
-   Close and cancel are disabled, with the reason, while the trade gate (app.js) is closed. */
+   Close and cancel are disabled, with the reason, while the trade gate (app.js) is closed. The exit plan column
+   shows the AI agent's plan on a position (stop loss / take profit / invalidation, triggered) from the core's AI
+   state ("ai_state" topic), matched by contract and direction; "—" when it has none. */
 "use strict";
 (function () {
   const A = window.ARBIG, $ = A.$;
@@ -12,12 +14,22 @@
   let rows = [], orders = new Map();
   const strategies = new Map();  // name -> StrategyState (the close asks to stop a running one on its contract)
   const busy = new Map(); // row key -> time the close was confirmed (button stays disabled meanwhile)
+  let plans = new Map();  // "{vt_symbol}|{direction}" (a row's key) -> the AI's exit plan on it
 
   function dirLabel(d) { return A.t(d) + " " + d; }
   /* A PnL cell: live when there is a price, else the gateway's figure marked with * (title says so). */
   function pnlCell(cls, v, live) {
     return "<td class='num " + cls + " " + A.pnlClass(v) + "'" + (live ? "" : " title='" + A.esc(A.t("pnl_core")) + "'") + ">"
       + A.signed(v) + (live ? "" : "*") + "</td>";
+  }
+  function planCell(r) {
+    const p = plans.get(r.key);
+    if (!p) return "<td class='c-plan muted'>" + A.esc(A.t("none")) + "</td>";
+    const levels = [[A.t("ai_sl"), p.stop_loss], [A.t("ai_tp"), p.take_profit]].filter(([, v]) => v !== null && v !== undefined)
+      .map(([k, v]) => A.esc(k) + " <span class='mono'>" + A.num(v) + "</span>").join(" · ");
+    const trig = p.triggered ? " <span class='warn'>" + A.esc(A.t("ai_triggered_" + p.triggered)) + "</span>" : "";
+    return "<td class='c-plan wrap' title='" + A.esc(p.invalidation || "") + "'>" + (levels || A.esc(A.t("none"))) + trig
+      + (p.invalidation ? "<div class='muted'>" + A.esc(A.t("ai_invalidation") + ": " + p.invalidation) + "</div>" : "") + "</td>";
   }
   function rowHtml(r) {
     const live = r.pnl_source === "live", gate = A.tradeBlock();
@@ -26,8 +38,8 @@
       + A.esc(dirLabel(r.direction)) + "</td><td class='num'>" + A.num(r.volume, 0) + "</td><td class='num'>" + A.num(r.td_volume, 0) + " / " + A.num(r.yd_volume, 0)
       + "</td><td class='num'>" + A.num(r.frozen, 0) + "</td><td class='num c-price'>" + A.num(r.price, 3) + "</td>" + pnlCell("c-pnl", r.pnl, live)
       + "<td class='num c-cost'>" + A.num(r.cost_price, 3) + "</td>" + pnlCell("c-mtm", r.mtm_pnl, live)
-      + "<td class='num c-last'>" + A.num(r.last_price) + "</td><td class='num'>" + A.num(r.margin)
-      + "</td><td><button class='danger close-btn'" + disabled + " title='" + A.esc(gate) + "'>" + A.esc(A.t("close_btn")) + "</button></td></tr>";
+      + "<td class='num c-last'>" + A.num(r.last_price) + "</td><td class='num'>" + A.num(r.margin) + "</td>" + planCell(r)
+      + "<td><button class='danger close-btn'" + disabled + " title='" + A.esc(gate) + "'>" + A.esc(A.t("close_btn")) + "</button></td></tr>";
   }
   function renderPositions() {
     const tbody = $("#pos-body");
@@ -37,7 +49,7 @@
       updateInPlace(tbody);  // same rows: touch only the cells, so a click on a button is never lost
       return;
     }
-    tbody.innerHTML = rows.length ? rows.map(rowHtml).join("") : "<tr><td colspan=12 class='empty'>" + A.esc(A.t("no_positions")) + "</td></tr>";
+    tbody.innerHTML = rows.length ? rows.map(rowHtml).join("") : "<tr><td colspan=13 class='empty'>" + A.esc(A.t("no_positions")) + "</td></tr>";
     tbody.querySelectorAll(".close-btn").forEach((btn) => {
       const key = btn.closest("tr").dataset.key;
       btn.onclick = () => openClose(rows.find((r) => r.key === key));
@@ -189,7 +201,12 @@
     if (kind === "snapshot") { strategies.clear(); (data || []).forEach((x) => strategies.set(x.name, x)); }
     else if (data && data.name) strategies.set(data.name, data);
   });
-  A.subscribe(["positions", "orders", "strategies"]);
+  A.on("ai_state", (view) => {
+    const list = (view && view.state && view.state.exit_plans) || [];
+    plans = new Map(list.map((p) => [p.vt_symbol + "|" + p.direction, p]));
+    renderPositions();
+  });
+  A.subscribe(["positions", "orders", "strategies", "ai_state"]);
   $("#active-only").onchange = renderOrders;
   A.onLang(() => { renderPositions(); renderOrders(); });
   A.onTradeGate(() => { renderPositions(); renderOrders(); });

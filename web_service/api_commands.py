@@ -1,4 +1,4 @@
-"""JSON API for operator actions: commands to the core, and the main-contract switch.
+"""JSON API for operator actions: commands to the core, the main-contract switch, and the AI trading switch.
 
 Every route here changes something, so every route depends on `require_csrf`. Input is validated
 with the contract's models before anything is sent (422, nothing sent). The core's answer maps to
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from common.config import ConfigError, update_main_contract_file
 from common.contract import (
+    AI_TOOL_COMMANDS,
     COMMAND_ID_RE,
     PARAMS_MAX_KEYS,
     ClosePositionParams,
@@ -49,6 +50,17 @@ class CommandRequest(BaseModel):
     params: dict[str, Any] = Field(default={}, max_length=PARAMS_MAX_KEYS, description=(
         "checked against the type's model in common/contract.py, e.g. position.close: {vt_symbol, direction,"
         " volume (JSON integer 1..1000), price_type (MARKET|LIMIT), price (finite, > 0, LIMIT only)}"))
+
+
+class AiSwitchRequest(BaseModel):
+    """The operator turns AI trading on or off (the command ai.switch, common.contract.AiSwitchParams)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, Strict(), Field(max_length=64, pattern=COMMAND_ID_RE.pattern,
+                                       description="made by the page when the confirmation opens")]
+    enabled: Annotated[bool, Strict()]
+    reason: Annotated[str, Strict(), Field(max_length=200, description="why (kept in the audit and the AI state)")] = ""
 
 
 class SwitchRequest(BaseModel):
@@ -93,6 +105,9 @@ NOT_FROM_THE_BROWSER = {
     CommandType.DRILL_EXTERNAL_CLOSE: ("browser_drill", "drill.external_close is a drill of the simulated gateway for"
                                                         " the operator CLI (python -m core_service.cli drill"
                                                         " external-close), not a browser command"),
+    CommandType.AI_SWITCH: ("browser_ai_switch", "switch AI trading with POST /api/ai/switch"),
+    # the agent's own: sent by the MCP tools, with their tool call on record
+    **{kind: ("browser_ai_tool", "the AI agent sends it through the MCP tools") for kind in AI_TOOL_COMMANDS},
 }
 
 
@@ -111,6 +126,17 @@ async def post_command(body: CommandRequest, svc: Svc, response: Response) -> Co
                                    code="command_invalid", values={"type": body.type.value})
     if command.type == CommandType.POSITION_CLOSE:
         await _check_close(svc, command.typed_params())
+    outcome = await svc.commands.send(command)
+    response.status_code = outcome.http_status
+    return outcome.answer
+
+
+@router.post("/ai/switch", summary="Switch AI trading on or off (the command ai.switch, source web, audited by the"
+             " core) and wait for the core's answer", response_model=CommandAnswer, response_model_exclude_unset=True,
+             responses=COMMAND_RESPONSES)
+async def post_ai_switch(body: AiSwitchRequest, svc: Svc, response: Response) -> CommandAnswer:
+    command = Command(id=body.id, type=CommandType.AI_SWITCH, params={"enabled": body.enabled, "reason": body.reason},
+                      source="web", operator="operator", ttl_s=svc.web.config.core.command_ttl_s)
     outcome = await svc.commands.send(command)
     response.status_code = outcome.http_status
     return outcome.answer

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from common.clock import LIVE, Clock
 from common.config import PROJECT_ROOT
 from web_service import (
+    api_ai,
     api_bars,
     api_commands,
     api_health,
@@ -107,6 +108,7 @@ def create_app(web: WebSettings, svc: Services | None = None, clock: Clock = LIV
                    api_commands.router, api_risk.write, ws_endpoint.router):
         app.include_router(router)
     app.include_router(api_triggers.router)
+    app.include_router(api_ai.router)
     app.add_exception_handler(RequestValidationError, errors.on_request_validation)
     app.add_exception_handler(ValidationError, errors.on_pydantic_validation)
     app.add_exception_handler(LoginRequired, errors.on_login_required)

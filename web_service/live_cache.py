@@ -1,10 +1,11 @@
 """The web's read model of the core's live state: the one place REST answers and WebSocket pushes read.
 
-It keeps last prices, open positions, the account, contract sizes, the main contract and the system
-status, fed by one `StreamReader` per tick stream that anyone needs (a followed topic, an open position,
-the main contract) and one for the events stream. Every change it learns of is handed to its listeners
-as (topic, data, coalesce key): the hub (web_service/ws_hub.py) fans those out to the browsers; the
-hub reads positions and account from here when `changed` is set (prices or positions moved).
+It keeps last prices, open positions, the account, contract sizes, the main contract, the system
+status and the core's AI trading state (`arbig:state:ai`, event "ai_state"), fed by one `StreamReader` per
+tick stream that anyone needs (a followed topic, an open position, the main contract) and one for the events
+stream. Every change it learns of is handed to its listeners as (topic, data, coalesce key): the hub
+(web_service/ws_hub.py) fans those out to the browsers; the hub reads positions and account from here when
+`changed` is set (prices or positions moved).
 
 Positions and the account are re-read from Redis on every read (`read_positions`, `read_account`) and
 every RESYNC_EVERY_S, so a fresh process, a missed event or a hash written without an event cannot leave
@@ -26,6 +27,7 @@ from pydantic import ValidationError
 from common.clock import Clock
 from common.contract import (
     AccountState,
+    AiState,
     CommandAudit,
     EventMessage,
     MainContract,
@@ -36,6 +38,7 @@ from common.contract import (
     TriggerRecord,
     position_field,
 )
+from web_service import ai_history
 from web_service.aio import cancel_and_wait
 from web_service.dependency_errors import MYSQL_PROBE_EVERY_S, WebDatabase
 from web_service.live_state import LiveState, build_status, tick_time_ms
@@ -54,6 +57,12 @@ MAX_TICK_READERS = 32
 STATUS_EVERY_S = 1.0
 RESYNC_EVERY_S = 5.0
 STOP_WAIT_S = 3.0
+# The core rewrites its AI state every heartbeat and this cache re-reads it every RESYNC_EVERY_S: older than
+# this, the core has stopped updating it.
+AI_STATE_STALE_S = 15.0
+RECENT_CALLS = 50  # the "mcp_call" topic's snapshot: the newest tool calls (GET /api/ai/calls?limit=50)
+AI_UNKNOWN = ("the core has not published its AI state (the key arbig:state:ai is absent): the core is not running,"
+              " or it is older than the AI trader")
 
 
 class LiveCache:
@@ -69,6 +78,7 @@ class LiveCache:
         self.multipliers: dict[str, float] = {}
         self.main_symbol: str = web.config.market_data.main_contract
         self.status: dict[str, Any] = {}
+        self.ai_state: AiState | None = None  # the core's AI trading state (None: not published)
         self.changed = asyncio.Event()  # prices, positions or the account moved: PnL to recompute
         self.risk = RiskFeed(self._emit)  # risk events, their updates, execution reports
         self.followed: set[str] = set()  # tick streams the clients follow (set by the hub)
@@ -190,6 +200,10 @@ class LiveCache:
             self._set_main(MainContract.model_validate(data).symbol)
         elif kind == "command":
             self._emit("audit", audit_row(CommandAudit.model_validate(data)))
+        elif kind == "ai_state":
+            state = AiState.model_validate(data)
+            if self.ai_state is None or state.ts_ms >= self.ai_state.ts_ms:  # not older than the key read last
+                self._set_ai_state(state)
         elif kind in FEED_EVENTS:
             self.risk.apply(kind, data)
 
@@ -233,8 +247,51 @@ class LiveCache:
         main = await self.live.main_contract()
         if main:
             self._set_main(main.symbol)
+        await self.read_ai_state()
         self._reconcile_readers()
         self.changed.set()
+
+    # ------------------------------------------------------------ the AI trader's state
+
+    async def read_ai_state(self) -> AiState | None:
+        """Re-read the core's AI state from Redis (pushed to the "ai_state" topic when it changed: the core
+        rewrites it every heartbeat, so its age stays true). An unparsable one is logged and kept as it was."""
+        raw = await self.live.redis.get(self.web.keys.ai_state)
+        try:
+            state = AiState.model_validate_json(raw) if raw else None
+        except ValidationError as exc:
+            log.warning("ignoring unparsable AI state: %s", exc.errors()[:1])
+            return self.ai_state
+        self._set_ai_state(state)
+        return state
+
+    def _set_ai_state(self, state: AiState | None) -> None:
+        if state != self.ai_state:
+            self.ai_state = state
+            self._emit("ai_state", self.ai_view(), "ai_state")
+
+    def ai_view(self) -> dict[str, Any]:
+        """The AI state with its age as of now (schemas.AiStateView)."""
+        now, state = self.clock.now_ms(), self.ai_state
+        view: dict[str, Any] = {"known": state is not None, "state": None, "age_s": None, "stale": True,
+                                "stale_after_s": AI_STATE_STALE_S, "server_ms": now, "detail": AI_UNKNOWN}
+        if state is not None:
+            age = max(0.0, (now - state.ts_ms) / 1000.0)
+            stale = age > AI_STATE_STALE_S
+            view.update(state=state.model_dump(), age_s=round(age, 3), stale=stale,
+                        detail=f"the core has not updated its AI state for {age:.0f} s: it may have stopped" if stale
+                        else "")
+        return view
+
+    async def recent_calls(self) -> dict[str, Any]:
+        """The "mcp_call" topic's snapshot: the newest tool calls, as GET /api/ai/calls gives them."""
+        if self.db is None:
+            return {"items": [], "next_before_id": None, "limit": RECENT_CALLS, "error": "MySQL is not configured"}
+        try:
+            return await asyncio.to_thread(ai_history.call_page, self.db, RECENT_CALLS, None)
+        except Exception as exc:
+            return {"items": [], "next_before_id": None, "limit": RECENT_CALLS,
+                    "error": f"MySQL unavailable: {type(exc).__name__}"}
 
     async def _stream_price(self, symbol: str) -> tuple[float, int] | None:
         tick = await self.live.latest_tick(symbol)
@@ -269,6 +326,12 @@ class LiveCache:
         if topic == "heartbeat":
             fresh = self.live.redis_down_since_ms is None or not self.status
             return await self.current_status() if fresh else self.status
+        if topic == "ai_state":
+            with contextlib.suppress(Exception):  # Redis down: the last state known, its age growing
+                await self.read_ai_state()
+            return self.ai_view()
+        if topic == "mcp_call":
+            return await self.recent_calls()
         return await self.snapshots.get(topic)
 
     @property

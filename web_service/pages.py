@@ -1,5 +1,6 @@
-"""HTML pages (Jinja2: the system page at / and /system, the others, the API reference at /docs) and the
-login/logout routes.
+"""HTML pages (Jinja2: the system page at / and /system, the others, the AI page at /ai, the API reference at
+/docs) and the login/logout routes. The AI page also shows how to connect an MCP client: the URL and where the
+bearer token file is (never the token).
 
 The login body (form or JSON) is strict: `password` and `next` only, bounded strings, each once;
 anything else is a 422 that neither counts as a failed login nor checks the password."""
@@ -19,6 +20,8 @@ from common.config import PROJECT_ROOT
 from web_service import docs_page
 from web_service.auth import CsrfSession, OptionalSession, PageSession, login_refusal, safe_next, same_origin
 from web_service.errors import describe_errors, validation_response
+from web_service.mcp.server import MCP_PATH
+from web_service.mcp.token import token_path
 from web_service.services import Services, Svc
 from web_service.sessions import Session
 from web_service.settings import SESSION_COOKIE, SESSION_TTL_S
@@ -37,6 +40,7 @@ PAGES = {
     "/strategy": ("strategy", "strategy.html"),
     "/trades": ("trades", "trades.html"),
 }
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
 def _page_context(svc: Services, session: Session, page: str) -> dict[str, Any]:
@@ -62,6 +66,21 @@ def _page_route(template: str, page: str) -> Any:
 
 for _path, (_page, _template) in PAGES.items():
     router.add_api_route(_path, _page_route(_template, _page), methods=["GET"], response_class=HTMLResponse)
+
+
+def mcp_connection(svc: Services, request: Request) -> dict[str, str]:
+    """Where an MCP client connects (this service's /mcp) and the file holding its bearer token."""
+    web = svc.web.config.web
+    host = (request.url.hostname or "127.0.0.1") if web.host in WILDCARD_HOSTS else web.host
+    host = f"[{host}]" if ":" in host else host
+    return {"mcp_url": f"http://{host}:{web.port}{MCP_PATH}", "mcp_token_file": str(token_path(svc.web.runtime_dir))}
+
+
+@router.get("/ai", response_class=HTMLResponse)
+async def page_ai(request: Request, session: PageSession, svc: Svc) -> HTMLResponse:
+    """The AI trader: its switch and state, tool calls, orders, exit plans, performance, how to connect."""
+    context = _page_context(svc, session, "ai") | mcp_connection(svc, request)
+    return templates.TemplateResponse(request, "ai.html", context)
 
 
 @router.get("/docs", response_class=HTMLResponse)

@@ -18,8 +18,8 @@ RISK_BADGE_ROWS = 100  # the unacknowledged events the header badge knows by uid
 RECENT_EXECUTIONS = 20
 PLAIN_TOPICS = frozenset(
     {"positions", "account", "orders", "trades", "strategies", "triggers", "system", "heartbeat", "contracts",
-     "audit", "risk", "executions"}
-)
+     "audit", "risk", "executions", "ai_state", "mcp_call"}
+)  # (positions, account, heartbeat, ai_state and mcp_call are answered by the read model, live_cache.py)
 
 
 class Snapshots:

@@ -3,8 +3,10 @@
 The hub listens to the read model (web_service/live_cache.py) and keeps no state of its own beyond the
 clients. Each change is serialised once (web_service/ws_messages.py) and put into every subscriber's
 `Outbox` (never blocking); one sender task per client drains its outbox. Position and account PnL are
-pushed as prices move (at most every PNL_PUSH_S). Clients are pinged every WS_PING_INTERVAL_S; a silent
-one, one whose send is stuck, or one whose session ended is closed. Time is the injected `Clock`.
+pushed as prices move (at most every PNL_PUSH_S). The MCP call log pushes each tool call through
+`publish_mcp_call` (topic "mcp_call", never coalesced; the AI state, "ai_state", comes from the read model).
+Clients are pinged every WS_PING_INTERVAL_S; a silent one, one whose send is stuck, or one whose session ended
+is closed. Time is the injected `Clock`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import itertools
 import json
 import logging
 import re
+import threading
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -22,7 +25,7 @@ from fastapi import WebSocket
 
 from common.clock import Clock
 from common.contract import Keys
-from web_service import settings
+from web_service import ai_history, settings
 from web_service.aio import cancel_and_wait
 from web_service.live_cache import LiveCache
 from web_service.snapshots import PLAIN_TOPICS
@@ -35,7 +38,7 @@ TICK_TOPIC_RE = re.compile(r"^tick:([A-Za-z]{1,2}\d{3,4})$")
 PNL_PUSH_S = 0.2
 SEND_TIMEOUT_S = 10.0
 STOP_WAIT_S = 3.0
-FULL_STATE = frozenset({"positions", "account", "heartbeat"})  # each update is the whole value (coalesced)
+FULL_STATE = frozenset({"positions", "account", "heartbeat", "ai_state"})  # each update is the whole value
 
 
 class Hub:
@@ -50,11 +53,14 @@ class Hub:
         self._unsent: dict[Client, set[str]] = {}
         self._ids = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the hub runs on (set by start)
+        self._loop_thread = 0
         cache.listen(self.broadcast)
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        self._loop, self._loop_thread = asyncio.get_running_loop(), threading.get_ident()
         for loop in (self._pnl_loop, self._ping_loop):
             self._tasks.append(asyncio.create_task(loop(), name=f"hub:{loop.__name__}"))
 
@@ -181,6 +187,22 @@ class Hub:
             else:
                 client.send(text, key)
         return len(subscribers)
+
+    def publish_mcp_call(self, call: dict[str, Any]) -> None:
+        """Push one MCP tool call to the "mcp_call" topic (the MCP call log calls this after recording it).
+        Never blocks and never raises; callable from the hub's loop or from any other thread. Not coalesced:
+        a client too slow for it gets a resync (fresh snapshot), never a silent gap."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            row = ai_history.call_row(call)
+            if threading.get_ident() == self._loop_thread:
+                self.broadcast("mcp_call", row)
+            else:
+                loop.call_soon_threadsafe(self.broadcast, "mcp_call", row)
+        except Exception as exc:  # a bad call dict or a loop shutting down must not fail the tool call
+            log.warning("mcp_call push failed: %s: %s", type(exc).__name__, str(exc)[:200])
 
     def _sent(self, client: Client, text: str) -> None:
         if client in self._unsent and text.startswith(SNAPSHOT_PREFIX):

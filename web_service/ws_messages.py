@@ -10,14 +10,21 @@ reads:
   error     a refused message (the connection stays open); `topic` only when it concerns one
   resync    the client's outbox overflowed: subscribe again for fresh snapshots
   logout    the session ended (the socket closes with 4401 right after)
-A topic's `data` is the row shape the REST API gives for the same thing (web_service/schemas.py).
+A topic's `data` is the row shape the REST API gives for the same thing (web_service/schemas.py). The AI
+trader's topics are typed here (`TOPIC_SNAPSHOTS`, `TOPIC_UPDATES`: a message whose data does not fit is
+refused when it is built):
+  ai_state  snapshot and update: the core's AI state with its age (AiStateView, as GET /api/ai/state)
+  mcp_call  snapshot: the newest tool calls (McpCallSnapshot, as GET /api/ai/calls); update: one call as the
+            MCP call log recorded it (McpCallRow), never coalesced
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from web_service.schemas import AiStateView, McpCallPage, McpCallRow
 
 Stamp = int | float | str | None  # a client's ping stamp, echoed back as sent
 
@@ -27,6 +34,16 @@ class _Message(BaseModel):
 
     def to_json(self) -> str:
         return self.model_dump_json(fallback=str)
+
+
+class McpCallSnapshot(McpCallPage):
+    """The "mcp_call" topic's snapshot; `error` says why it is empty when MySQL could not be read."""
+
+    error: str | None = None
+
+
+TOPIC_SNAPSHOTS: dict[str, type[BaseModel]] = {"ai_state": AiStateView, "mcp_call": McpCallSnapshot}
+TOPIC_UPDATES: dict[str, type[BaseModel]] = {"ai_state": AiStateView, "mcp_call": McpCallRow}
 
 
 class Hello(_Message):
@@ -43,11 +60,25 @@ class Snapshot(_Message):
     data: Any
     server_ms: int
 
+    @model_validator(mode="after")
+    def _typed_data(self) -> Snapshot:
+        model = TOPIC_SNAPSHOTS.get(self.topic)
+        if model is not None:
+            model.model_validate(self.data)
+        return self
+
 
 class Update(_Message):
     type: Literal["update"] = "update"
     topic: str
     data: Any
+
+    @model_validator(mode="after")
+    def _typed_data(self) -> Update:
+        model = TOPIC_UPDATES.get(self.topic)
+        if model is not None:
+            model.model_validate(self.data)
+        return self
 
 
 class Ping(_Message):
