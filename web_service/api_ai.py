@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from common.performance.ranges import market_now
 from web_service import ai_history
+from web_service.ai_schemas import AiOrderPage, AiPerformance, AiStateView, McpCallPage, McpCallRow
 from web_service.auth import require_session
 from web_service.errors import VALIDATION_RESPONSES, QueryInt, Refusal, refuse_unknown_query
-from web_service.schemas import AiOrderPage, AiPerformance, AiStateView, McpCallPage, McpCallRow
 from web_service.services import Svc
 from web_service.settings import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 

@@ -271,7 +271,7 @@ class LiveCache:
             self._emit("ai_state", self.ai_view(), "ai_state")
 
     def ai_view(self) -> dict[str, Any]:
-        """The AI state with its age as of now (schemas.AiStateView)."""
+        """The AI state with its age as of now (ai_schemas.AiStateView)."""
         now, state = self.clock.now_ms(), self.ai_state
         view: dict[str, Any] = {"known": state is not None, "state": None, "age_s": None, "stale": True,
                                 "stale_after_s": AI_STATE_STALE_S, "server_ms": now, "detail": AI_UNKNOWN}

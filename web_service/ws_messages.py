@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from web_service.schemas import AiStateView, McpCallPage, McpCallRow
+from web_service.ai_schemas import AiStateView, McpCallPage, McpCallRow
 
 Stamp = int | float | str | None  # a client's ping stamp, echoed back as sent
 
