@@ -72,15 +72,19 @@ def make_config(tmp: Path) -> tuple[AppConfig, Path]:
 
 
 def start_app(config: AppConfig, path: Path) -> subprocess.Popen[bytes]:
+    """The whole app; its output goes to app.log beside the config (a pipe nobody reads would fill up and
+    block the services' logging)."""
     env = dict(os.environ, ARBIG_CONFIG=str(path), PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "scripts.run_app"], cwd=str(ROOT), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    log = path.parent / "app.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "scripts.run_app"], cwd=str(ROOT), env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     token_file = Path(config.core.runtime_dir) / "mcp_token.txt"
     base = f"http://127.0.0.1:{config.web.port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError("the app stopped: " + proc.stderr.read().decode()[-2000:])
+            raise RuntimeError("the app stopped: " + log.read_text(errors="replace")[-2000:])
         try:
             if token_file.exists() and httpx2.get(base + "/healthz", timeout=2).status_code == 200:
                 return proc
