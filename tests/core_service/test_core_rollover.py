@@ -59,5 +59,6 @@ def test_switch_command_writes_the_config_and_refuses_unknown_contracts(core: Co
     reply = core.send(CommandType.CONTRACT_SWITCH, symbol=new)
     assert reply.status == CommandStatus.DONE
     assert json.loads(core.config_path.read_text(encoding="utf-8"))["market_data"]["main_contract"] == new
-    assert main_contract(core) == new
+    # the state reaches Redis through the publisher's queue, after the answer
+    eventually(lambda: main_contract(core) == new, what="the new main contract published")
     eventually(lambda: core.redis.xlen(core.keys.tick_stream(new)) >= 1)
